@@ -1,0 +1,233 @@
+//! The normalised message every source produces.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The workspace (brand) every record belongs to until a user creates another.
+pub const DEFAULT_WORKSPACE: &str = "default";
+
+/// A message id: the first 128 bits of SHA-256 over (source, external id).
+///
+/// Deterministic, so that a replay of the same file or webhook delivery lands on the same row and
+/// is counted as a duplicate instead of stored twice. 128 bits keep collisions negligible at the
+/// billions of messages a firehose accumulates (64 bits would not).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MessageId(pub [u8; 16]);
+
+impl MessageId {
+    /// The id of the message `external_id` of `source`.
+    pub fn derive(source: &str, external_id: &str) -> MessageId {
+        let mut h = Sha256::new();
+        h.update(source.as_bytes());
+        // A separator that cannot appear in either part keeps ("ab","c") apart from ("a","bc").
+        h.update([0x1f]);
+        h.update(external_id.as_bytes());
+        let digest = h.finalize();
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&digest[..16]);
+        MessageId(id)
+    }
+
+    pub fn to_hex(&self) -> String {
+        let mut s = String::with_capacity(32);
+        for b in self.0 {
+            s.push(char::from_digit((b >> 4) as u32, 16).unwrap_or('0'));
+            s.push(char::from_digit((b & 15) as u32, 16).unwrap_or('0'));
+        }
+        s
+    }
+}
+
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl fmt::Debug for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MessageId({})", self.to_hex())
+    }
+}
+
+/// A string that is not 32 hexadecimal digits.
+#[derive(Debug, thiserror::Error)]
+#[error("a message id is 32 hexadecimal digits, got {0:?}")]
+pub struct BadMessageId(pub String);
+
+impl FromStr for MessageId {
+    type Err = BadMessageId;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bytes = s.as_bytes();
+        if bytes.len() != 32 {
+            return Err(BadMessageId(s.to_string()));
+        }
+        let mut id = [0u8; 16];
+        for (i, pair) in bytes.chunks(2).enumerate() {
+            let hi = (pair[0] as char).to_digit(16);
+            let lo = (pair[1] as char).to_digit(16);
+            match (hi, lo) {
+                (Some(hi), Some(lo)) => id[i] = (hi * 16 + lo) as u8,
+                _ => return Err(BadMessageId(s.to_string())),
+            }
+        }
+        Ok(MessageId(id))
+    }
+}
+
+impl Serialize for MessageId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for MessageId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Whether the brand received the message or sent it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    #[default]
+    Inbound,
+    Outbound,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Inbound => "inbound",
+            Direction::Outbound => "outbound",
+        }
+    }
+}
+
+impl FromStr for Direction {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "inbound" | "in" | "received" => Ok(Direction::Inbound),
+            "outbound" | "out" | "sent" => Ok(Direction::Outbound),
+            other => Err(format!(
+                "direction must be inbound or outbound, got {other:?}"
+            )),
+        }
+    }
+}
+
+/// Who wrote a message, as the source knows them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Author {
+    /// The source's stable id for the author (account id, e-mail address).
+    pub id: Option<String>,
+    /// The public handle (`@name`), when the channel has one.
+    pub handle: Option<String>,
+    /// The display name.
+    pub name: Option<String>,
+}
+
+/// One message, normalised: every source produces this shape.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    /// Derived from (source, external_id): see [`MessageId`].
+    pub id: MessageId,
+    /// The brand this message belongs to.
+    pub workspace: String,
+    /// The configured source that brought the message in (`support-mail`, `import`, ...).
+    pub source: String,
+    /// The message's id at its origin (Message-ID, status id, GUID, row key).
+    pub external_id: String,
+    /// The channel it was said on (`email`, `rss`, `mastodon`, `twitter`, `api`, ...).
+    pub channel: String,
+    pub direction: Direction,
+    pub author: Author,
+    /// The conversation this message belongs to; resolved by the store from the parent when the
+    /// source does not know the root.
+    pub thread_id: Option<MessageId>,
+    /// The message this one answers, as an id of the same source.
+    pub in_reply_to: Option<MessageId>,
+    pub title: Option<String>,
+    pub text: String,
+    /// When the author said it (UTC).
+    pub created_at: DateTime<Utc>,
+    /// When Copernic received it (UTC).
+    pub received_at: DateTime<Utc>,
+    pub url: Option<String>,
+    /// ISO 639-1 code, when known (filled by the source or by classification).
+    pub lang: Option<String>,
+    /// Hashtags or categories the source attached.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// The bytes the source received for this message, kept verbatim for audit and replays.
+    #[serde(skip)]
+    pub raw: Vec<u8>,
+}
+
+impl Message {
+    /// A message with the required parts; every optional part empty.
+    pub fn new(source: &str, external_id: &str, channel: &str, text: String) -> Message {
+        let now = Utc::now();
+        Message {
+            id: MessageId::derive(source, external_id),
+            workspace: DEFAULT_WORKSPACE.to_string(),
+            source: source.to_string(),
+            external_id: external_id.to_string(),
+            channel: channel.to_string(),
+            direction: Direction::Inbound,
+            author: Author::default(),
+            thread_id: None,
+            in_reply_to: None,
+            title: None,
+            text,
+            created_at: now,
+            received_at: now,
+            url: None,
+            lang: None,
+            tags: Vec::new(),
+            raw: Vec::new(),
+        }
+    }
+}
+
+/// A message as it is written to the store: the message and what ingestion derived from it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Ingested {
+    #[serde(flatten)]
+    pub message: Message,
+    /// SimHash of the normalised text, used to find near-duplicates.
+    pub fingerprint: u64,
+    /// The first message of the near-duplicate wave (copy-paste campaign, bot flood) this message
+    /// belongs to; `None` when it is not part of one.
+    pub wave: Option<MessageId>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_is_deterministic_and_separates_parts() {
+        let a = MessageId::derive("mail", "<1@x>");
+        assert_eq!(a, MessageId::derive("mail", "<1@x>"));
+        assert_ne!(a, MessageId::derive("mail2", "<1@x>"));
+        assert_ne!(MessageId::derive("ab", "c"), MessageId::derive("a", "bc"));
+    }
+
+    #[test]
+    fn id_round_trips_through_hex() {
+        let a = MessageId::derive("s", "e");
+        let hex = a.to_hex();
+        assert_eq!(hex.len(), 32);
+        assert_eq!(hex.parse::<MessageId>().unwrap(), a);
+        assert!("zz".parse::<MessageId>().is_err());
+        assert!("g".repeat(32).parse::<MessageId>().is_err());
+    }
+}

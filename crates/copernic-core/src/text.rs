@@ -1,0 +1,358 @@
+//! Text helpers every source shares: HTML to plain text, folding for comparison, date parsing.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use unicode_normalization::char::is_combining_mark;
+use unicode_normalization::UnicodeNormalization;
+
+/// Plain text from an HTML fragment (mail bodies, Mastodon statuses, feed items): tags dropped,
+/// block elements and `<br>` become line breaks, `<script>`/`<style>` contents removed, entities
+/// decoded, runs of blank space collapsed. Never fails: malformed markup degrades to its text.
+pub fn html_to_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(lt) = rest.find('<') {
+        push_decoded(&mut out, &rest[..lt]);
+        let after = &rest[lt + 1..];
+        let Some(gt) = after.find('>') else {
+            // An unclosed `<` is text, as browsers render it.
+            push_decoded(&mut out, &rest[lt..]);
+            rest = "";
+            break;
+        };
+        let tag = &after[..gt];
+        rest = &after[gt + 1..];
+        if let Some(comment) = tag.strip_prefix("!--") {
+            // Comments may contain `>`: skip to the real end.
+            if !comment.ends_with("--") {
+                match rest.find("-->") {
+                    Some(end) => rest = &rest[end + 3..],
+                    None => rest = "",
+                }
+            }
+            continue;
+        }
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        let closing = tag.starts_with('/');
+        if !closing && (name == "script" || name == "style" || name == "head") {
+            let end_tag = format!("</{name}");
+            match find_ascii_ci(rest, &end_tag) {
+                Some(end) => {
+                    rest = &rest[end..];
+                    if let Some(gt) = rest.find('>') {
+                        rest = &rest[gt + 1..];
+                    }
+                }
+                None => rest = "",
+            }
+            continue;
+        }
+        match name.as_str() {
+            "br" => out.push('\n'),
+            "p" | "div" | "li" | "tr" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "blockquote"
+            | "pre" | "ul" | "ol" | "table" | "section" | "article" | "hr" => {
+                if !out.ends_with('\n') {
+                    out.push('\n');
+                }
+                if name == "li" && !closing {
+                    out.push_str("- ");
+                }
+            }
+            "td" | "th" if closing => out.push(' '),
+            _ => {}
+        }
+    }
+    push_decoded(&mut out, rest);
+    collapse_space(&out)
+}
+
+fn find_ascii_ci(hay: &str, needle: &str) -> Option<usize> {
+    let h = hay.as_bytes();
+    let n = needle.as_bytes();
+    if n.is_empty() || h.len() < n.len() {
+        return None;
+    }
+    (0..=h.len() - n.len()).find(|&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
+}
+
+/// Decodes HTML character references (`&amp;`, `&#233;`, `&#xE9;` and the common named ones).
+pub fn decode_entities(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    push_decoded(&mut out, s);
+    out
+}
+
+fn push_decoded(out: &mut String, s: &str) {
+    let mut rest = s;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let after = &rest[amp + 1..];
+        // Entities are short; a `;` further away means this `&` is plain text.
+        let semi = after
+            .char_indices()
+            .take(12)
+            .find(|&(_, c)| c == ';')
+            .map(|(i, _)| i);
+        let decoded = semi.and_then(|semi| decode_entity(&after[..semi]).map(|c| (c, semi)));
+        match decoded {
+            Some((c, semi)) => {
+                out.push(c);
+                rest = &after[semi + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+}
+
+fn decode_entity(name: &str) -> Option<char> {
+    if let Some(num) = name.strip_prefix('#') {
+        let code = match num.strip_prefix(['x', 'X']) {
+            Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+            None => num.parse().ok()?,
+        };
+        return char::from_u32(code).filter(|c| *c != '\0');
+    }
+    Some(match name {
+        "amp" => '&',
+        "lt" => '<',
+        "gt" => '>',
+        "quot" => '"',
+        "apos" => '\'',
+        "nbsp" => ' ',
+        "eacute" => 'é',
+        "egrave" => 'è',
+        "ecirc" => 'ê',
+        "agrave" => 'à',
+        "acirc" => 'â',
+        "ccedil" => 'ç',
+        "ocirc" => 'ô',
+        "ucirc" => 'û',
+        "ugrave" => 'ù',
+        "icirc" => 'î',
+        "iuml" => 'ï',
+        "euml" => 'ë',
+        "Eacute" => 'É',
+        "Agrave" => 'À',
+        "laquo" => '«',
+        "raquo" => '»',
+        "hellip" => '…',
+        "rsquo" => '’',
+        "lsquo" => '‘',
+        "ldquo" => '“',
+        "rdquo" => '”',
+        "ndash" => '–',
+        "mdash" => '—',
+        "euro" => '€',
+        "copy" => '©',
+        "reg" => '®',
+        "trade" => '™',
+        _ => return None,
+    })
+}
+
+/// Collapses runs of spaces and tabs to one space and runs of blank lines to one line break, and
+/// trims the ends: the shape of text Copernic stores.
+pub fn collapse_space(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut pending_space = false;
+    let mut pending_newlines = 0usize;
+    for c in s.chars() {
+        if c == '\n' || c == '\r' {
+            pending_newlines += usize::from(c == '\n');
+            pending_space = false;
+        } else if c.is_whitespace() {
+            pending_space = true;
+        } else {
+            if !out.is_empty() {
+                if pending_newlines > 0 {
+                    out.push('\n');
+                } else if pending_space {
+                    out.push(' ');
+                }
+            }
+            pending_newlines = 0;
+            pending_space = false;
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Lowercase, accents removed (`Éléphant` → `elephant`): the form used to compare texts.
+pub fn fold(s: &str) -> String {
+    s.nfd()
+        .filter(|c| !is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Parses the date formats found in exports and APIs: RFC 3339 / ISO 8601 (with or without zone,
+/// `T` or space), RFC 2822 (mail, RSS), Twitter's `Wed Oct 10 20:19:24 +0000 2018`, a bare date,
+/// and Unix time in seconds or milliseconds. A time without zone is taken as UTC.
+pub fn parse_datetime(s: &str) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    if let Ok(n) = s.parse::<i64>() {
+        return unix_to_datetime(n);
+    }
+    if let Ok(n) = s.parse::<f64>() {
+        // Fractional seconds, as some exports write them.
+        return unix_to_datetime((n * 1000.0) as i64);
+    }
+    if let Ok(d) = DateTime::parse_from_rfc3339(s) {
+        return Some(d.with_timezone(&Utc));
+    }
+    if let Ok(d) = DateTime::parse_from_rfc2822(s) {
+        return Some(d.with_timezone(&Utc));
+    }
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S%.f%:z",
+        "%Y-%m-%d %H:%M:%S%.f%z",
+        "%a %b %d %H:%M:%S %z %Y",
+    ] {
+        if let Ok(d) = DateTime::parse_from_str(s, fmt) {
+            return Some(d.with_timezone(&Utc));
+        }
+    }
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+        "%d/%m/%Y %H:%M:%S",
+        "%d/%m/%Y %H:%M",
+        "%m/%d/%Y %H:%M",
+    ] {
+        if let Ok(d) = NaiveDateTime::parse_from_str(s, fmt) {
+            return Some(Utc.from_utc_datetime(&d));
+        }
+    }
+    for fmt in ["%Y-%m-%d", "%d/%m/%Y"] {
+        if let Ok(d) = NaiveDate::parse_from_str(s, fmt) {
+            return Some(Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0)?));
+        }
+    }
+    None
+}
+
+/// Unix time in seconds, or in milliseconds or microseconds when the number is too large to be
+/// seconds (exports mix the three).
+pub fn unix_to_datetime(n: i64) -> Option<DateTime<Utc>> {
+    let abs = n.unsigned_abs();
+    if abs < 100_000_000_000 {
+        DateTime::from_timestamp(n, 0)
+    } else if abs < 100_000_000_000_000 {
+        DateTime::from_timestamp_millis(n)
+    } else {
+        DateTime::from_timestamp_micros(n)
+    }
+}
+
+/// Cuts `s` to at most `max` bytes on a character boundary.
+pub fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Decodes bytes as UTF-8, or else as Windows-1252 (the superset of Latin-1 that French exports
+/// from spreadsheets use). Returns whether the fallback was needed.
+pub fn decode_utf8_or_latin1(bytes: &[u8]) -> (std::borrow::Cow<'_, str>, bool) {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => (std::borrow::Cow::Borrowed(s), false),
+        Err(_) => (
+            std::borrow::Cow::Owned(bytes.iter().map(|&b| cp1252(b)).collect()),
+            true,
+        ),
+    }
+}
+
+fn cp1252(b: u8) -> char {
+    // Windows-1252 differs from Latin-1 only in 0x80..=0x9F.
+    const HIGH: [char; 32] = [
+        '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8d}', 'Ž',
+        '\u{8f}', '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9d}',
+        'ž', 'Ÿ',
+    ];
+    match b {
+        0x80..=0x9f => HIGH[(b - 0x80) as usize],
+        _ => b as char,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_to_text_cases() {
+        let cases = [
+            (
+                "<p>Hello <b>world</b></p><p>again</p>",
+                "Hello world\nagain",
+            ),
+            ("a<br>b<br/>c", "a\nb\nc"),
+            ("Caf&eacute; &amp; th&#233; &#x2764;", "Café & thé ❤"),
+            ("<script>alert(1)</script>ok<style>p{}</style>", "ok"),
+            ("x <!-- a > b --> y", "x y"),
+            ("1 < 2 and AT&T", "1 < 2 and AT&T"),
+            ("<ul><li>one</li><li>two</li></ul>", "- one\n- two"),
+            ("unclosed <b", "unclosed <b"),
+            ("", ""),
+        ];
+        for (html, want) in cases {
+            assert_eq!(html_to_text(html), want, "input {html:?}");
+        }
+    }
+
+    #[test]
+    fn fold_removes_case_and_accents() {
+        assert_eq!(fold("Éléphant Noël ÇA"), "elephant noel ca");
+    }
+
+    #[test]
+    fn parses_dates_found_in_the_wild() {
+        let want = Utc.with_ymd_and_hms(2018, 10, 10, 20, 19, 24).unwrap();
+        for s in [
+            "2018-10-10T20:19:24Z",
+            "2018-10-10T22:19:24+02:00",
+            "2018-10-10 20:19:24",
+            "Wed, 10 Oct 2018 20:19:24 +0000",
+            "Wed Oct 10 20:19:24 +0000 2018",
+            "1539202764",
+            "1539202764000",
+        ] {
+            assert_eq!(parse_datetime(s), Some(want), "input {s}");
+        }
+        assert_eq!(
+            parse_datetime("2018-10-10"),
+            Some(Utc.with_ymd_and_hms(2018, 10, 10, 0, 0, 0).unwrap())
+        );
+        assert_eq!(parse_datetime("yesterday"), None);
+        assert_eq!(parse_datetime(""), None);
+    }
+
+    #[test]
+    fn latin1_fallback() {
+        let (s, fell_back) = decode_utf8_or_latin1(b"caf\xe9 \x80");
+        assert_eq!(s, "café €");
+        assert!(fell_back);
+        assert!(!decode_utf8_or_latin1("café".as_bytes()).1);
+        assert_eq!(truncate("éé", 3), "é");
+    }
+}

@@ -1,0 +1,374 @@
+//! CSV (and TSV, semicolon- or pipe-separated) exports with a header row and a field [`Mapping`].
+//!
+//! What real exports throw at us: a UTF-8 byte-order mark (Excel), UTF-16 with a BOM (Excel's
+//! "Unicode text"), Windows-1252 instead of UTF-8 (French spreadsheets), `;` as separator (French
+//! locales), quoted fields spanning lines, short rows. All are read; a row with more fields than
+//! the header is refused, since its values can no longer be told apart.
+
+use std::io::{BufRead, Read};
+
+use copernic_core::text::decode_utf8_or_latin1;
+use serde_json::Value;
+
+use super::mapping::{to_message, Mapping, Record};
+use super::{Context, Item, SourceError};
+
+/// One CSV row under its header.
+struct Row<'a> {
+    headers: &'a [String],
+    fields: Vec<String>,
+}
+
+impl Record for Row<'_> {
+    fn get(&self, path: &str) -> Option<Value> {
+        let i = self.headers.iter().position(|h| h == path).or_else(|| {
+            self.headers
+                .iter()
+                .position(|h| h.eq_ignore_ascii_case(path))
+        })?;
+        let v = self.fields.get(i)?;
+        (!v.trim().is_empty()).then(|| Value::String(v.clone()))
+    }
+}
+
+/// Reads a delimited file with a header row.
+pub fn read(
+    input: &mut dyn BufRead,
+    mapping: &Mapping,
+    ctx: &Context,
+    emit: &mut dyn FnMut(Item),
+) -> Result<(), SourceError> {
+    let io = |source| SourceError::Io {
+        input: ctx.input.clone(),
+        source,
+    };
+    let head = input.fill_buf().map_err(io)?.to_vec();
+    if head.starts_with(b"\xff\xfe") || head.starts_with(b"\xfe\xff") {
+        let mut utf8 = Utf16ToUtf8::new(input, head.starts_with(b"\xff\xfe"));
+        let mut reader = std::io::BufReader::new(&mut utf8);
+        return read_utf8(&mut reader, mapping, ctx, emit);
+    }
+    read_utf8(input, mapping, ctx, emit)
+}
+
+fn read_utf8(
+    input: &mut dyn BufRead,
+    mapping: &Mapping,
+    ctx: &Context,
+    emit: &mut dyn FnMut(Item),
+) -> Result<(), SourceError> {
+    let io = |source| SourceError::Io {
+        input: ctx.input.clone(),
+        source,
+    };
+    let head = input.fill_buf().map_err(io)?;
+    if head.starts_with(b"\xef\xbb\xbf") {
+        input.consume(3);
+    }
+    let head = input.fill_buf().map_err(io)?;
+    let delimiter = sniff_delimiter(head);
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(input);
+    let headers: Vec<String> = match reader.byte_headers() {
+        Ok(h) => h
+            .iter()
+            .map(|f| decode_utf8_or_latin1(f).0.trim().to_string())
+            .collect(),
+        Err(e) => return Err(csv_error(e, ctx)),
+    };
+    if headers.iter().all(String::is_empty) {
+        return Err(SourceError::Format {
+            input: ctx.input.clone(),
+            reason: "the first row is empty; a CSV file needs a header row naming its columns"
+                .into(),
+        });
+    }
+    let limit = ctx.limits.max_record_bytes;
+    let mut record = csv::ByteRecord::new();
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => match e.kind() {
+                csv::ErrorKind::Io(_) => return Err(csv_error(e, ctx)),
+                _ => {
+                    let pos = e.position().cloned();
+                    let mut p = ctx.at();
+                    if let Some(pos) = pos {
+                        p = p.line(pos.line()).byte(pos.byte());
+                    }
+                    emit(Item::Reject(ctx.reject(
+                        p,
+                        format!("unreadable CSV row: {e}"),
+                        &[],
+                    )));
+                    continue;
+                }
+            },
+        }
+        let (line, byte) = record
+            .position()
+            .map(|p| (p.line(), p.byte()))
+            .unwrap_or((0, 0));
+        let pos = ctx.at().line(line).byte(byte);
+        let raw = raw_row(&record, delimiter);
+        if record.len() == 1
+            && record
+                .get(0)
+                .is_some_and(|f| f.iter().all(u8::is_ascii_whitespace))
+        {
+            continue; // a blank line
+        }
+        if raw.len() > limit {
+            emit(Item::Reject(ctx.reject(
+                pos,
+                format!(
+                    "row is {} bytes, over the {limit}-byte limit for one record",
+                    raw.len()
+                ),
+                &raw[..limit],
+            )));
+            continue;
+        }
+        if record.len() > headers.len() {
+            emit(Item::Reject(ctx.reject(
+                pos,
+                format!(
+                    "row has {} fields but the header has {}; a separator inside an unquoted field?",
+                    record.len(),
+                    headers.len()
+                ),
+                &raw,
+            )));
+            continue;
+        }
+        let row = Row {
+            headers: &headers,
+            fields: record
+                .iter()
+                .map(|f| decode_utf8_or_latin1(f).0.into_owned())
+                .collect(),
+        };
+        match to_message(&row, &raw, mapping, ctx, pos) {
+            Ok(m) => emit(Item::Message(m)),
+            Err(r) => emit(Item::Reject(*r)),
+        }
+    }
+    Ok(())
+}
+
+fn csv_error(e: csv::Error, ctx: &Context) -> SourceError {
+    match e.into_kind() {
+        csv::ErrorKind::Io(source) => SourceError::Io {
+            input: ctx.input.clone(),
+            source,
+        },
+        other => SourceError::Format {
+            input: ctx.input.clone(),
+            reason: format!("{other:?}"),
+        },
+    }
+}
+
+/// The row written back as one CSV record, as the dead-letter store and audits keep it.
+fn raw_row(record: &csv::ByteRecord, delimiter: u8) -> Vec<u8> {
+    let mut w = csv::WriterBuilder::new()
+        .delimiter(delimiter)
+        .from_writer(Vec::new());
+    // Writing to a Vec cannot fail.
+    let _ = w.write_byte_record(record);
+    let mut out = w.into_inner().unwrap_or_default();
+    if out.last() == Some(&b'\n') {
+        out.pop();
+    }
+    out
+}
+
+/// The separator of the header line: the candidate that occurs most often outside quotes.
+/// Ties go to the comma.
+pub fn sniff_delimiter(head: &[u8]) -> u8 {
+    const CANDIDATES: [u8; 4] = [b',', b';', b'\t', b'|'];
+    let mut counts = [0usize; 4];
+    let mut in_quotes = false;
+    for &b in head {
+        match b {
+            b'"' => in_quotes = !in_quotes,
+            b'\n' if !in_quotes => break,
+            _ if !in_quotes => {
+                if let Some(i) = CANDIDATES.iter().position(|&c| c == b) {
+                    counts[i] += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut best = 0;
+    for i in 1..4 {
+        if counts[i] > counts[best] {
+            best = i;
+        }
+    }
+    CANDIDATES[best]
+}
+
+/// Streams UTF-16 (after its BOM) as UTF-8. Unpaired surrogates become U+FFFD.
+struct Utf16ToUtf8<'a> {
+    input: &'a mut dyn BufRead,
+    little_endian: bool,
+    started: bool,
+    pending: Vec<u8>,
+    carry: Option<u8>,
+    high: Option<u16>,
+}
+
+impl<'a> Utf16ToUtf8<'a> {
+    fn new(input: &'a mut dyn BufRead, little_endian: bool) -> Self {
+        Utf16ToUtf8 {
+            input,
+            little_endian,
+            started: false,
+            pending: Vec::new(),
+            carry: None,
+            high: None,
+        }
+    }
+
+    fn push_unit(&mut self, unit: u16) {
+        let mut buf = [0u8; 4];
+        let c = match (self.high.take(), unit) {
+            (None, 0xD800..=0xDBFF) => {
+                self.high = Some(unit);
+                return;
+            }
+            (Some(h), 0xDC00..=0xDFFF) => {
+                char::from_u32(0x10000 + (((h as u32) - 0xD800) << 10) + (unit as u32 - 0xDC00))
+                    .unwrap_or('\u{FFFD}')
+            }
+            (Some(_), u) => {
+                self.pending
+                    .extend_from_slice('\u{FFFD}'.encode_utf8(&mut buf).as_bytes());
+                char::from_u32(u as u32).unwrap_or('\u{FFFD}')
+            }
+            (None, u) => char::from_u32(u as u32).unwrap_or('\u{FFFD}'),
+        };
+        self.pending
+            .extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+    }
+}
+
+impl Read for Utf16ToUtf8<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.pending.is_empty() {
+            let chunk = self.input.fill_buf()?.to_vec();
+            if chunk.is_empty() {
+                if self.high.take().is_some() || self.carry.take().is_some() {
+                    self.pending.extend_from_slice("\u{FFFD}".as_bytes());
+                    continue;
+                }
+                return Ok(0);
+            }
+            self.input.consume(chunk.len());
+            let mut bytes: Vec<u8> = self.carry.take().into_iter().collect();
+            bytes.extend_from_slice(&chunk);
+            let mut i = 0;
+            if !self.started {
+                self.started = true;
+                i = 2; // the BOM
+            }
+            while i + 1 < bytes.len() {
+                let pair = [bytes[i], bytes[i + 1]];
+                let unit = if self.little_endian {
+                    u16::from_le_bytes(pair)
+                } else {
+                    u16::from_be_bytes(pair)
+                };
+                self.push_unit(unit);
+                i += 2;
+            }
+            if i < bytes.len() {
+                self.carry = Some(bytes[i]);
+            }
+        }
+        let n = out.len().min(self.pending.len());
+        out[..n].copy_from_slice(&self.pending[..n]);
+        self.pending.drain(..n);
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(data: &[u8], map: &str) -> Vec<Item> {
+        let ctx = Context::new("t", "in.csv");
+        let mapping: Mapping = map.parse().unwrap();
+        let mut out = Vec::new();
+        let mut input = data;
+        read(&mut input, &mapping, &ctx, &mut |i| out.push(i)).unwrap();
+        out
+    }
+
+    fn texts(items: &[Item]) -> Vec<String> {
+        items
+            .iter()
+            .map(|i| match i {
+                Item::Message(m) => m.text.clone(),
+                Item::Reject(r) => format!("REJECT {}", r),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn sniffs_delimiters() {
+        assert_eq!(sniff_delimiter(b"a,b,c\n1;2;3;4;5"), b',');
+        assert_eq!(sniff_delimiter(b"a;b;\"c,d,e\"\n"), b';');
+        assert_eq!(sniff_delimiter(b"a\tb\tc"), b'\t');
+        assert_eq!(sniff_delimiter(b"a|b"), b'|');
+        assert_eq!(sniff_delimiter(b"text"), b',');
+    }
+
+    #[test]
+    fn bom_semicolons_multiline_and_latin1() {
+        let data =
+            b"\xef\xbb\xbfid;Body;user\n1;\"Tr\xe8s d\xe9\xe7u;\nvraiment\";marie\n2;ok;paul\n";
+        let items = run(data, "text=body,author=user");
+        assert_eq!(texts(&items), vec!["Très déçu;\nvraiment", "ok"]);
+        let Item::Message(m) = &items[1] else {
+            panic!()
+        };
+        assert_eq!(m.external_id, "2");
+        assert_eq!(m.author.handle.as_deref(), Some("paul"));
+        let Item::Message(m) = &items[0] else {
+            panic!()
+        };
+        assert!(m.raw.starts_with(b"1;"));
+    }
+
+    #[test]
+    fn ragged_rows() {
+        let data = b"id,text,extra\n1,short\n2,too,many,fields\n3,fine,x\n";
+        let items = run(data, "");
+        let t = texts(&items);
+        assert_eq!(t[0], "short");
+        assert!(
+            t[1].starts_with("REJECT in.csv: line 3 (byte 22): row has 4 fields"),
+            "{}",
+            t[1]
+        );
+        assert_eq!(t[2], "fine");
+    }
+
+    #[test]
+    fn utf16_with_bom() {
+        let text = "id\ttext\r\n1\tsalut 😀\r\n";
+        let mut data = vec![0xff, 0xfe];
+        for u in text.encode_utf16() {
+            data.extend_from_slice(&u.to_le_bytes());
+        }
+        assert_eq!(texts(&run(&data, "")), vec!["salut 😀"]);
+    }
+}

@@ -1,0 +1,195 @@
+//! JSON Lines (one object per line) and JSON arrays of objects, with a field [`Mapping`].
+
+use std::io::BufRead;
+
+use serde_json::Value;
+
+use super::mapping::{to_message, Mapping};
+use super::{read_document, Context, Item, LineReader, SourceError};
+
+/// Reads one JSON object per line. Blank lines are skipped; every other line becomes a message
+/// or a reject that names its line and byte offset.
+pub fn read(
+    input: &mut dyn BufRead,
+    mapping: &Mapping,
+    ctx: &Context,
+    emit: &mut dyn FnMut(Item),
+) -> Result<(), SourceError> {
+    let limit = ctx.limits.max_record_bytes;
+    let mut lines = LineReader::new(input, limit);
+    let mut first = true;
+    while let Some(line) = lines.next_line().map_err(|source| SourceError::Io {
+        input: ctx.input.clone(),
+        source,
+    })? {
+        let pos = ctx.at().line(line.number).byte(line.offset);
+        let mut bytes = line.bytes;
+        if first {
+            // A UTF-8 byte-order mark, as Windows tools write, is not part of the JSON.
+            bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+            first = false;
+        }
+        if line.truncated {
+            emit(Item::Reject(ctx.reject(
+                pos,
+                format!(
+                    "line is {} bytes, over the {limit}-byte limit for one record; it was skipped (its first {limit} bytes are kept)",
+                    line.len
+                ),
+                bytes,
+            )));
+            continue;
+        }
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        emit(parse_record(bytes, mapping, ctx, pos));
+    }
+    Ok(())
+}
+
+/// Reads a JSON array of objects (or one object) as one document.
+pub fn read_array(
+    input: &mut dyn BufRead,
+    mapping: &Mapping,
+    ctx: &Context,
+    emit: &mut dyn FnMut(Item),
+) -> Result<(), SourceError> {
+    let doc = read_document(input, ctx)?;
+    let doc = doc.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&doc);
+    let value: Value = match serde_json::from_slice(doc) {
+        Ok(v) => v,
+        Err(e) => {
+            let offset = byte_offset(doc, e.line(), e.column());
+            emit(Item::Reject(ctx.reject(
+                ctx.at().line(e.line() as u64).byte(offset as u64),
+                format!("not valid JSON: {e}; nothing in this file was imported"),
+                doc,
+            )));
+            return Ok(());
+        }
+    };
+    let items = match value {
+        Value::Array(items) => items,
+        other => vec![other],
+    };
+    for (i, v) in items.into_iter().enumerate() {
+        let raw = serde_json::to_vec(&v).unwrap_or_default();
+        let pos = ctx.at().item(i as u64);
+        emit(value_to_item(&v, &raw, mapping, ctx, pos));
+    }
+    Ok(())
+}
+
+/// Parses one JSON record; used by JSONL files and the HTTP ingest API alike.
+pub fn parse_record(
+    bytes: &[u8],
+    mapping: &Mapping,
+    ctx: &Context,
+    pos: copernic_core::Position,
+) -> Item {
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(v) => value_to_item(&v, bytes, mapping, ctx, pos),
+        Err(e) => {
+            let pos = match pos.byte {
+                // Point at the byte where parsing failed, not the line start.
+                Some(start) => {
+                    let at = byte_offset(bytes, e.line(), e.column());
+                    copernic_core::Position {
+                        byte: Some(start + at as u64),
+                        ..pos
+                    }
+                }
+                None => pos,
+            };
+            Item::Reject(ctx.reject(pos, format!("not valid JSON: {e}"), bytes))
+        }
+    }
+}
+
+fn value_to_item(
+    v: &Value,
+    raw: &[u8],
+    mapping: &Mapping,
+    ctx: &Context,
+    pos: copernic_core::Position,
+) -> Item {
+    if !v.is_object() {
+        return Item::Reject(ctx.reject(pos, "expected a JSON object for each record", raw));
+    }
+    match to_message(v, raw, mapping, ctx, pos) {
+        Ok(m) => Item::Message(m),
+        Err(r) => Item::Reject(*r),
+    }
+}
+
+/// The byte offset of serde_json's 1-based (line, column) inside `doc`.
+fn byte_offset(doc: &[u8], line: usize, column: usize) -> usize {
+    let mut offset = 0;
+    for _ in 1..line {
+        match doc[offset..].iter().position(|&b| b == b'\n') {
+            Some(i) => offset += i + 1,
+            None => break,
+        }
+    }
+    (offset + column.saturating_sub(1)).min(doc.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(
+        data: &[u8],
+        f: fn(
+            &mut dyn BufRead,
+            &Mapping,
+            &Context,
+            &mut dyn FnMut(Item),
+        ) -> Result<(), SourceError>,
+    ) -> Vec<Item> {
+        let mut ctx = Context::new("t", "in.jsonl");
+        ctx.limits.max_record_bytes = 200;
+        let mut out = Vec::new();
+        let mut input = data;
+        f(&mut input, &Mapping::default(), &ctx, &mut |i| out.push(i)).unwrap();
+        out
+    }
+
+    #[test]
+    fn good_and_bad_lines_each_get_an_item() {
+        let data = b"\xef\xbb\xbf{\"id\":1,\"text\":\"un\"}\n\n{\"id\":2,\"text\":\"deux\"\n[1]\n{\"id\":3,\"text\":\"trois\"}\r\n";
+        let items = run(data, read);
+        assert_eq!(items.len(), 4);
+        assert!(matches!(&items[0], Item::Message(m) if m.text == "un"));
+        let Item::Reject(r) = &items[1] else { panic!() };
+        assert_eq!(r.position.line, Some(3));
+        assert_eq!(r.position.byte, Some(45));
+        assert!(r.reason.contains("not valid JSON"));
+        let Item::Reject(r) = &items[2] else { panic!() };
+        assert!(r.reason.contains("JSON object"));
+        assert!(matches!(&items[3], Item::Message(m) if m.text == "trois" && m.external_id == "3"));
+    }
+
+    #[test]
+    fn oversized_line_is_refused_with_the_limit() {
+        let mut data = b"{\"text\":\"".to_vec();
+        data.extend(std::iter::repeat_n(b'a', 1000));
+        data.extend(b"\"}\n{\"text\":\"ok\"}\n");
+        let items = run(&data, read);
+        let Item::Reject(r) = &items[0] else { panic!() };
+        assert!(r.reason.contains("200-byte limit"), "{}", r.reason);
+        assert_eq!(r.raw.len(), 200);
+        assert!(matches!(&items[1], Item::Message(m) if m.text == "ok"));
+    }
+
+    #[test]
+    fn arrays_name_the_item() {
+        let items = run(br#"[{"text":"a"},{"id":9},{"text":"c"}]"#, read_array);
+        assert_eq!(items.len(), 3);
+        let Item::Reject(r) = &items[1] else { panic!() };
+        assert_eq!(r.position.item, Some(1));
+        let items = run(b"[{\"text\":", read_array);
+        assert!(matches!(&items[0], Item::Reject(r) if r.reason.contains("not valid JSON")));
+    }
+}

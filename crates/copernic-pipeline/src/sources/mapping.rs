@@ -1,0 +1,448 @@
+//! Field mappings: which field of a JSON object or CSV row holds the text, the author, the date...
+//! (`--map text=body,author=user.screen_name`). Unmapped fields are looked up under the names that
+//! common exports use.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use copernic_core::{text, Direction, Message, MessageId, Reject};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::Context;
+
+/// A message field that a mapping can fill.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Field {
+    Id,
+    Text,
+    Title,
+    Author,
+    AuthorId,
+    AuthorName,
+    CreatedAt,
+    Url,
+    Channel,
+    Thread,
+    InReplyTo,
+    Lang,
+    Direction,
+    Tags,
+}
+
+impl Field {
+    pub const ALL: [Field; 14] = [
+        Field::Id,
+        Field::Text,
+        Field::Title,
+        Field::Author,
+        Field::AuthorId,
+        Field::AuthorName,
+        Field::CreatedAt,
+        Field::Url,
+        Field::Channel,
+        Field::Thread,
+        Field::InReplyTo,
+        Field::Lang,
+        Field::Direction,
+        Field::Tags,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Id => "id",
+            Field::Text => "text",
+            Field::Title => "title",
+            Field::Author => "author",
+            Field::AuthorId => "author_id",
+            Field::AuthorName => "author_name",
+            Field::CreatedAt => "created_at",
+            Field::Url => "url",
+            Field::Channel => "channel",
+            Field::Thread => "thread",
+            Field::InReplyTo => "in_reply_to",
+            Field::Lang => "lang",
+            Field::Direction => "direction",
+            Field::Tags => "tags",
+        }
+    }
+
+    /// Where the field is looked for when the mapping does not name it: Copernic's own JSON shape
+    /// first, then the names of common exports (Twitter/X, Sprinklr, Zendesk, Brandwatch).
+    fn defaults(self) -> &'static [&'static str] {
+        match self {
+            Field::Id => &["external_id", "id_str", "id", "message_id", "uuid", "guid"],
+            Field::Text => &["text", "full_text", "body", "content", "message", "comment"],
+            Field::Title => &["title", "subject"],
+            Field::Author => &[
+                "author.handle",
+                "author",
+                "user.screen_name",
+                "user.username",
+                "account.acct",
+                "username",
+                "handle",
+                "screen_name",
+                "from",
+            ],
+            Field::AuthorId => &[
+                "author.id",
+                "author_id",
+                "user.id_str",
+                "user.id",
+                "user_id",
+            ],
+            Field::AuthorName => &["author.name", "author_name", "user.name", "display_name"],
+            Field::CreatedAt => &[
+                "created_at",
+                "date",
+                "timestamp",
+                "time",
+                "published",
+                "published_at",
+                "created",
+            ],
+            Field::Url => &["url", "link", "permalink"],
+            Field::Channel => &["channel", "network", "platform"],
+            Field::Thread => &["thread_id", "conversation_id", "thread"],
+            Field::InReplyTo => &[
+                "in_reply_to",
+                "in_reply_to_status_id_str",
+                "in_reply_to_status_id",
+                "in_reply_to_id",
+                "parent_id",
+                "reply_to",
+            ],
+            Field::Lang => &["lang", "language"],
+            Field::Direction => &["direction"],
+            Field::Tags => &["tags", "hashtags", "entities.hashtags"],
+        }
+    }
+}
+
+impl FromStr for Field {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Field::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Field::ALL.iter().map(|f| f.name()).collect();
+                format!(
+                    "unknown field {s:?}; mappable fields are {}",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+/// Which input field fills which message field, plus the channel given to records that name none.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mapping {
+    /// Message field → path in the record (`user.screen_name`; a number indexes an array).
+    #[serde(default)]
+    pub fields: BTreeMap<Field, String>,
+    /// The channel of records without a channel field.
+    #[serde(default)]
+    pub channel: Option<String>,
+}
+
+/// A `--map` argument that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("bad mapping {spec:?}: {reason}")]
+pub struct BadMapping {
+    pub spec: String,
+    pub reason: String,
+}
+
+impl FromStr for Mapping {
+    type Err = BadMapping;
+    /// Parses `text=body,author=user.screen_name`.
+    fn from_str(spec: &str) -> Result<Self, Self::Err> {
+        let mut m = Mapping::default();
+        m.extend(spec)?;
+        Ok(m)
+    }
+}
+
+impl Mapping {
+    /// Adds the pairs of a `--map` argument.
+    pub fn extend(&mut self, spec: &str) -> Result<(), BadMapping> {
+        for pair in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let bad = |reason: String| BadMapping {
+                spec: pair.to_string(),
+                reason,
+            };
+            let (field, path) = pair
+                .split_once('=')
+                .ok_or_else(|| bad("expected FIELD=PATH, e.g. text=body".into()))?;
+            let field: Field = field.trim().parse().map_err(bad)?;
+            let path = path.trim();
+            if path.is_empty() {
+                return Err(bad("the path after = is empty".into()));
+            }
+            self.fields.insert(field, path.to_string());
+        }
+        Ok(())
+    }
+
+    /// The paths to try for `field`: the mapped one alone, or the defaults.
+    fn paths(&self, field: Field) -> Vec<&str> {
+        match self.fields.get(&field) {
+            Some(p) => vec![p.as_str()],
+            None => field.defaults().to_vec(),
+        }
+    }
+}
+
+/// A record whose fields can be looked up by path.
+pub trait Record {
+    /// The value at `path`, if present and not null.
+    fn get(&self, path: &str) -> Option<Value>;
+}
+
+impl Record for Value {
+    fn get(&self, path: &str) -> Option<Value> {
+        // An exact key wins over a dotted path, so a flat export with a column literally named
+        // "user.name" is read as such.
+        if let Some(v) = self.as_object().and_then(|o| o.get(path)) {
+            return (!v.is_null()).then(|| v.clone());
+        }
+        let mut cur = self;
+        for seg in path.split('.') {
+            cur = match cur {
+                Value::Object(o) => o.get(seg)?,
+                Value::Array(a) => a.get(seg.parse::<usize>().ok()?)?,
+                _ => return None,
+            };
+        }
+        (!cur.is_null()).then(|| cur.clone())
+    }
+}
+
+/// Text of a scalar value; `None` for objects, arrays and empty strings.
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Builds a message from a record. `raw` is the record's bytes as received; `position` where it
+/// was. A record without text, or with a field that is present but unusable, becomes a reject
+/// naming that field.
+pub fn to_message(
+    record: &dyn Record,
+    raw: &[u8],
+    mapping: &Mapping,
+    ctx: &Context,
+    position: copernic_core::Position,
+) -> Result<Message, Box<Reject>> {
+    let reject = |field: &str, reason: String| {
+        Box::new(ctx.reject(position.clone(), reason, raw).field(field))
+    };
+    // Finds the first present path of a field; returns it with the path, for error messages.
+    let find = |field: Field| -> Option<(String, Value)> {
+        mapping
+            .paths(field)
+            .into_iter()
+            .find_map(|p| record.get(p).map(|v| (p.to_string(), v)))
+    };
+    let text_of = |field: Field| -> Result<Option<String>, Box<Reject>> {
+        match find(field) {
+            None => Ok(None),
+            Some((path, v)) => match v {
+                Value::Object(_) | Value::Array(_) => Err(reject(
+                    &path,
+                    format!(
+                        "{} must be a string or number, found {}",
+                        field.name(),
+                        kind(&v)
+                    ),
+                )),
+                v => Ok(scalar(&v)),
+            },
+        }
+    };
+
+    let text = text_of(Field::Text)?;
+    let title = text_of(Field::Title)?;
+    let text = match (text, &title) {
+        (Some(t), _) => t,
+        (None, Some(_)) => String::new(),
+        (None, None) => {
+            let paths = mapping.paths(Field::Text).join(", ");
+            return Err(reject(
+                mapping.fields.get(&Field::Text).map(String::as_str).unwrap_or("text"),
+                format!("no text: none of {paths} is present and non-empty; name the text field with --map text=FIELD"),
+            ));
+        }
+    };
+    let external_id = match text_of(Field::Id)? {
+        Some(id) => id,
+        // No id: the record's own bytes identify it, so replaying the same file still
+        // deduplicates. Two byte-identical records are then one message.
+        None => content_id(raw),
+    };
+    let channel = text_of(Field::Channel)?
+        .or_else(|| mapping.channel.clone())
+        .unwrap_or_else(|| "import".to_string());
+    let mut m = ctx.message(&external_id, &channel, text);
+    m.title = title;
+    m.raw = raw.to_vec();
+    m.author.handle = text_of(Field::Author)?;
+    m.author.id = text_of(Field::AuthorId)?;
+    m.author.name = text_of(Field::AuthorName)?;
+    m.url = text_of(Field::Url)?;
+    m.lang = text_of(Field::Lang)?.map(|l| l.to_ascii_lowercase());
+    if let Some((path, v)) = find(Field::CreatedAt) {
+        let parsed = match &v {
+            Value::Number(n) => n.as_i64().and_then(text::unix_to_datetime),
+            Value::String(s) => text::parse_datetime(s),
+            _ => None,
+        };
+        m.created_at = parsed.ok_or_else(|| {
+            reject(&path, format!("created_at {v} is not a date Copernic reads (RFC 3339, RFC 2822, Unix time, YYYY-MM-DD HH:MM:SS)"))
+        })?;
+    }
+    if let Some(d) = text_of(Field::Direction)? {
+        m.direction = Direction::from_str(&d).map_err(|e| reject("direction", e))?;
+    }
+    if let Some(parent) = text_of(Field::InReplyTo)? {
+        m.in_reply_to = Some(MessageId::derive(&ctx.source, &parent));
+    }
+    if let Some(thread) = text_of(Field::Thread)? {
+        m.thread_id = Some(MessageId::derive(&ctx.source, &thread));
+    }
+    if let Some((_, v)) = find(Field::Tags) {
+        m.tags = tags(&v);
+    }
+    Ok(m)
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Tags from a list of strings, a list of objects with a `name`/`text`/`tag`, or a string split on
+/// commas, spaces or `#`.
+fn tags(v: &Value) -> Vec<String> {
+    let mut out: Vec<String> = match v {
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|i| match i {
+                Value::Object(o) => ["name", "text", "tag"]
+                    .iter()
+                    .find_map(|k| o.get(*k).and_then(scalar)),
+                other => scalar(other),
+            })
+            .collect(),
+        Value::String(s) => s
+            .split(|c: char| c == ',' || c == '#' || c.is_whitespace())
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    };
+    for t in &mut out {
+        *t = t.trim_start_matches('#').to_string();
+    }
+    out.retain(|t| !t.is_empty());
+    out
+}
+
+/// `sha256:` and the hex of the first 16 bytes of SHA-256 over `raw`.
+pub fn content_id(raw: &[u8]) -> String {
+    let d = Sha256::digest(raw);
+    let mut s = String::from("sha256:");
+    for b in &d[..16] {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ctx() -> Context {
+        Context::new("test", "in.jsonl")
+    }
+
+    #[test]
+    fn parses_map_specs() {
+        let m: Mapping = "text=body, author=user.screen_name".parse().unwrap();
+        assert_eq!(m.fields[&Field::Text], "body");
+        assert_eq!(m.fields[&Field::Author], "user.screen_name");
+        let e = "texte=body".parse::<Mapping>().unwrap_err().to_string();
+        assert!(e.contains("unknown field \"texte\""), "{e}");
+        assert!("text".parse::<Mapping>().is_err());
+        assert!("text=".parse::<Mapping>().is_err());
+    }
+
+    #[test]
+    fn maps_a_twitter_style_record_by_default() {
+        let v = json!({"id_str": "42", "full_text": "Hello @brand", "created_at": "Wed Oct 10 20:19:24 +0000 2018",
+            "user": {"screen_name": "jane", "id_str": "7", "name": "Jane"}, "lang": "EN",
+            "in_reply_to_status_id_str": "41", "entities": {"hashtags": [{"text": "help"}]}});
+        let m = to_message(&v, b"{}", &Mapping::default(), &ctx(), ctx().at().line(1)).unwrap();
+        assert_eq!(m.external_id, "42");
+        assert_eq!(m.text, "Hello @brand");
+        assert_eq!(m.author.handle.as_deref(), Some("jane"));
+        assert_eq!(m.author.id.as_deref(), Some("7"));
+        assert_eq!(m.author.name.as_deref(), Some("Jane"));
+        assert_eq!(m.lang.as_deref(), Some("en"));
+        assert_eq!(m.created_at.to_rfc3339(), "2018-10-10T20:19:24+00:00");
+        assert_eq!(m.in_reply_to, Some(MessageId::derive("test", "41")));
+        assert_eq!(m.tags, vec!["help"]);
+    }
+
+    #[test]
+    fn explicit_mapping_and_array_index() {
+        let v = json!({"msg": {"parts": ["first", "second"]}, "who": "bob"});
+        let map: Mapping = "text=msg.parts.1,author=who".parse().unwrap();
+        let m = to_message(&v, b"raw", &map, &ctx(), ctx().at()).unwrap();
+        assert_eq!(m.text, "second");
+        assert_eq!(m.author.handle.as_deref(), Some("bob"));
+        assert_eq!(m.external_id, content_id(b"raw"));
+    }
+
+    #[test]
+    fn rejects_name_the_field() {
+        let cases = [
+            (json!({"id": 1}), "text", "no text"),
+            (
+                json!({"text": "x", "created_at": "someday"}),
+                "created_at",
+                "not a date",
+            ),
+            (json!({"text": {"a": 1}}), "text", "must be a string"),
+            (
+                json!({"text": "x", "direction": "sideways"}),
+                "direction",
+                "inbound or outbound",
+            ),
+        ];
+        for (v, field, reason) in cases {
+            let r = to_message(&v, b"raw", &Mapping::default(), &ctx(), ctx().at().line(3))
+                .unwrap_err();
+            assert_eq!(r.field.as_deref(), Some(field), "{v}");
+            assert!(r.reason.contains(reason), "{v}: {}", r.reason);
+            assert_eq!(r.position.line, Some(3));
+            assert_eq!(r.raw, b"raw");
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Transforms: pure functions over messages. No IO, no async.
+
+pub mod neardup;

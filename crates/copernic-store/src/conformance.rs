@@ -1,0 +1,224 @@
+//! The behaviour every [`Store`] back end must have. Each back end's tests call [`run_all`] on a
+//! fresh, empty store.
+
+use chrono::{Duration, TimeZone, Utc};
+use copernic_core::{Ingested, Message, MessageId, Position, Reject};
+
+use crate::{FeedState, MessageQuery, RejectQuery, Store, WriteBatch, WriteOutcome};
+
+fn msg(source: &str, ext: &str, text: &str, minute: i64) -> Ingested {
+    let mut m = Message::new(source, ext, "test", text.to_string());
+    m.created_at = Utc.with_ymd_and_hms(2025, 3, 1, 12, 0, 0).unwrap() + Duration::minutes(minute);
+    m.author.handle = Some(format!("@user{minute}"));
+    m.raw = format!("{{\"text\":{text:?}}}").into_bytes();
+    Ingested {
+        message: m,
+        fingerprint: minute as u64,
+        wave: None,
+    }
+}
+
+fn write(store: &dyn Store, messages: &[Ingested]) -> Vec<WriteOutcome> {
+    store
+        .write(&WriteBatch {
+            messages,
+            ..WriteBatch::default()
+        })
+        .expect("write")
+}
+
+/// Runs every check, panicking with the name of the first that fails.
+pub fn run_all(store: &dyn Store) {
+    replay_is_a_duplicate(store);
+    search_folds_case_and_accents(store);
+    threads_resolve_from_parent(store);
+    rejects_are_kept_once_per_position(store);
+    waves_group_near_duplicates(store);
+    filters_and_paging(store);
+    feed_state_round_trips(store);
+}
+
+/// The same (source, external id) twice is stored once; the second write says duplicate.
+pub fn replay_is_a_duplicate(store: &dyn Store) {
+    let a = msg("replay", "1", "bonjour", 0);
+    assert_eq!(write(store, &[a.clone()]), vec![WriteOutcome::Inserted]);
+    assert_eq!(
+        write(store, &[a.clone(), a.clone()]),
+        vec![WriteOutcome::Duplicate; 2]
+    );
+    let got = store.message(a.message.id).unwrap().expect("stored");
+    assert_eq!(got.ingested.message.text, "bonjour");
+    assert_eq!(
+        store.message_raw(a.message.id).unwrap().unwrap(),
+        a.message.raw
+    );
+    let q = MessageQuery {
+        source: Some("replay".into()),
+        ..Default::default()
+    };
+    assert_eq!(store.messages(&q).unwrap().len(), 1);
+}
+
+/// Full-text search ignores case and accents, in French and English, and takes prefixes.
+pub fn search_folds_case_and_accents(store: &dyn Store) {
+    write(
+        store,
+        &[
+            msg("fts", "1", "Le café était très FROID ce matin", 1),
+            msg("fts", "2", "My refund never arrived", 2),
+            msg("fts", "3", "Remboursement reçu, merci !", 3),
+        ],
+    );
+    let search = |s: &str| {
+        let q = MessageQuery {
+            search: Some(s.into()),
+            source: Some("fts".into()),
+            ..Default::default()
+        };
+        let mut ext: Vec<String> = store
+            .messages(&q)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.ingested.message.external_id)
+            .collect();
+        ext.sort();
+        ext
+    };
+    assert_eq!(search("cafe froid"), vec!["1"]);
+    assert_eq!(search("CAFÉ"), vec!["1"]);
+    assert_eq!(search("refund"), vec!["2"]);
+    assert_eq!(search("rembours*"), vec!["3"]);
+    assert_eq!(search("recu"), vec!["3"]);
+    assert_eq!(search("\"tres froid\""), vec!["1"]);
+    assert!(search("absent").is_empty());
+    assert!(search("AND OR NOT ( :").is_empty());
+}
+
+/// A reply without a known root joins its parent's thread.
+pub fn threads_resolve_from_parent(store: &dyn Store) {
+    let root = msg("thr", "root", "question", 0);
+    let mut reply = msg("thr", "reply", "answer", 1);
+    reply.message.in_reply_to = Some(MessageId::derive("thr", "root"));
+    let mut reply2 = msg("thr", "reply2", "thanks", 2);
+    reply2.message.in_reply_to = Some(MessageId::derive("thr", "reply"));
+    write(store, &[root.clone(), reply, reply2]);
+    let q = MessageQuery {
+        thread: Some(root.message.id),
+        ..Default::default()
+    };
+    assert_eq!(store.messages(&q).unwrap().len(), 3);
+}
+
+/// A reject is kept with its reason and bytes; the same position replayed replaces it.
+pub fn rejects_are_kept_once_per_position(store: &dyn Store) {
+    let r = Reject::new(
+        "bad",
+        Position::new("x.jsonl").line(3).byte(40),
+        "not JSON",
+        b"{oops",
+    )
+    .field("text");
+    for _ in 0..2 {
+        store
+            .write(&WriteBatch {
+                rejects: std::slice::from_ref(&r),
+                ..Default::default()
+            })
+            .unwrap();
+    }
+    let got = store
+        .rejects(&RejectQuery {
+            source: Some("bad".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].reject.reason, "not JSON");
+    assert_eq!(got[0].reject.field.as_deref(), Some("text"));
+    assert_eq!(got[0].reject.position, r.position);
+    assert_eq!(store.reject_raw(got[0].seq).unwrap().unwrap(), b"{oops");
+}
+
+/// Messages written with a wave, and the wave's head, are listed as one wave.
+pub fn waves_group_near_duplicates(store: &dyn Store) {
+    let head = msg("wave", "0", "Boycott brand X now", 0);
+    let mut members: Vec<Ingested> = (1..5)
+        .map(|i| {
+            let mut m = msg("wave", &i.to_string(), "Boycott brand X now!", i);
+            m.wave = Some(head.message.id);
+            m
+        })
+        .collect();
+    members.insert(0, head.clone());
+    store
+        .write(&WriteBatch {
+            messages: &members,
+            wave_heads: &[head.message.id],
+            ..Default::default()
+        })
+        .unwrap();
+    let waves = store.waves(None, 10).unwrap();
+    let w = waves
+        .iter()
+        .find(|w| w.head == head.message.id)
+        .expect("wave listed");
+    assert_eq!(w.size, 5);
+    assert_eq!(w.distinct_authors, 5);
+    assert_eq!(w.sample, "Boycott brand X now");
+    let q = MessageQuery {
+        wave: Some(head.message.id),
+        ..Default::default()
+    };
+    assert_eq!(store.messages(&q).unwrap().len(), 5);
+    let fps = store.recent_fingerprints(3).unwrap();
+    assert_eq!(fps.len(), 3);
+    assert_eq!(fps.last().unwrap().id, members.last().unwrap().message.id);
+    let stats = store.stats(None).unwrap();
+    assert!(stats.waves >= 1 && stats.messages_in_waves >= 5);
+}
+
+/// Channel, author, time and paging filters combine.
+pub fn filters_and_paging(store: &dyn Store) {
+    let batch: Vec<Ingested> = (0..10)
+        .map(|i| msg("page", &i.to_string(), "page test", i))
+        .collect();
+    write(store, &batch);
+    let base = MessageQuery {
+        source: Some("page".into()),
+        limit: 4,
+        ..Default::default()
+    };
+    let first = store.messages(&base).unwrap();
+    assert_eq!(first.len(), 4);
+    assert_eq!(first[0].ingested.message.external_id, "9");
+    let next = store
+        .messages(&MessageQuery {
+            before_seq: Some(first[3].seq),
+            ..base.clone()
+        })
+        .unwrap();
+    assert_eq!(next[0].ingested.message.external_id, "5");
+    let by_author = MessageQuery {
+        author: Some("user3".into()),
+        ..base.clone()
+    };
+    assert_eq!(store.messages(&by_author).unwrap().len(), 1);
+    let since = batch[8].message.created_at;
+    let recent = MessageQuery {
+        since: Some(since),
+        ..base.clone()
+    };
+    assert_eq!(store.messages(&recent).unwrap().len(), 2);
+}
+
+/// Conditional-request state of a feed is kept.
+pub fn feed_state_round_trips(store: &dyn Store) {
+    assert_eq!(store.feed_state("http://x/feed").unwrap(), None);
+    let s = FeedState {
+        etag: Some("\"abc\"".into()),
+        last_modified: Some("Wed, 21 Oct 2015 07:28:00 GMT".into()),
+        checked_at: Some(Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap()),
+    };
+    store.set_feed_state("http://x/feed", &s).unwrap();
+    assert_eq!(store.feed_state("http://x/feed").unwrap(), Some(s));
+}

@@ -1,0 +1,171 @@
+//! Where Copernic keeps what it hears. One trait, [`Store`], and its back ends: SQLite embedded in
+//! a data folder (the default), PostgreSQL for scale-out (a later change). Every back end passes
+//! the same [`conformance`] suite. Only this crate knows SQL.
+
+pub mod conformance;
+mod sqlite;
+
+use chrono::{DateTime, Utc};
+use copernic_core::{Ingested, MessageId, Reject};
+use serde::{Deserialize, Serialize};
+
+pub use sqlite::SqliteStore;
+
+/// Everything that can go wrong in a store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database engine refused or failed an operation.
+    #[error("database error")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The data folder could not be created or read.
+    #[error("cannot use data folder {path}")]
+    Folder {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The store was written by a newer Copernic.
+    #[error("the store is at schema version {found}, newer than this copernic ({supported}); upgrade copernic")]
+    TooNew { found: i64, supported: i64 },
+    /// A row could not be read back into a domain value.
+    #[error("stored row is not valid: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// What writing one message did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WriteOutcome {
+    /// Stored for the first time.
+    Inserted,
+    /// Already stored (same source and external id): nothing changed.
+    Duplicate,
+}
+
+/// One write: messages and rejects land together, in one transaction, so a crash keeps both or
+/// neither.
+#[derive(Debug, Default)]
+pub struct WriteBatch<'a> {
+    pub messages: &'a [Ingested],
+    pub rejects: &'a [Reject],
+    /// Messages that became the head of a near-duplicate wave: their own `wave` is set to their id.
+    pub wave_heads: &'a [MessageId],
+}
+
+/// A stored message with its place in the store.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StoredMessage {
+    /// Increasing with insertion order; a cursor for paging and tailing.
+    pub seq: i64,
+    #[serde(flatten)]
+    pub ingested: Ingested,
+}
+
+/// Which messages to list. Empty fields do not filter.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct MessageQuery {
+    pub workspace: Option<String>,
+    /// Words that must all appear (case and accents ignored); `word*` is a prefix; `"a b"` a phrase.
+    pub search: Option<String>,
+    pub source: Option<String>,
+    pub channel: Option<String>,
+    pub author: Option<String>,
+    pub wave: Option<MessageId>,
+    pub thread: Option<MessageId>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    /// Only messages with `seq` below this (paging backwards from newest).
+    pub before_seq: Option<i64>,
+    pub limit: usize,
+}
+
+/// A reject as kept in the dead-letter store.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StoredReject {
+    pub seq: i64,
+    #[serde(flatten)]
+    pub reject: Reject,
+    /// When it was (last) refused.
+    pub at: DateTime<Utc>,
+    /// How many bytes of the record were kept (see [`REJECT_RAW_LIMIT`]).
+    pub raw_len: usize,
+}
+
+/// Which rejects to list.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct RejectQuery {
+    pub workspace: Option<String>,
+    pub source: Option<String>,
+    pub limit: usize,
+}
+
+/// A near-duplicate wave: many messages that say the same thing.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Wave {
+    /// The first message of the wave, which names it.
+    pub head: MessageId,
+    pub size: u64,
+    pub distinct_authors: u64,
+    pub first_at: DateTime<Utc>,
+    pub last_at: DateTime<Utc>,
+    /// The head message's text.
+    pub sample: String,
+}
+
+/// A message's near-duplicate fingerprint, to warm the detector's window after a restart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fingerprint {
+    pub id: MessageId,
+    pub fingerprint: u64,
+    pub wave: Option<MessageId>,
+}
+
+/// Counts for a summary.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    pub messages: u64,
+    pub rejects: u64,
+    pub waves: u64,
+    pub messages_in_waves: u64,
+}
+
+/// What a polled feed answered last time, for conditional requests.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedState {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub checked_at: Option<DateTime<Utc>>,
+}
+
+/// Rejected records keep at most this many raw bytes: enough to see and replay any sane record,
+/// bounded so that a 2 GB garbage line cannot fill the disk twice.
+pub const REJECT_RAW_LIMIT: usize = 1 << 20;
+
+/// The storage back end. Synchronous on purpose: writes are CPU-bound batches on a dedicated
+/// writer thread, and the server calls it from `spawn_blocking`; an async trait would only move
+/// the same blocking into the back end.
+pub trait Store: Send + Sync {
+    /// Writes a batch atomically: one outcome per message, in order.
+    fn write(&self, batch: &WriteBatch<'_>) -> Result<Vec<WriteOutcome>>;
+    /// Messages matching `q`, newest first.
+    fn messages(&self, q: &MessageQuery) -> Result<Vec<StoredMessage>>;
+    /// One message by id.
+    fn message(&self, id: MessageId) -> Result<Option<StoredMessage>>;
+    /// The raw bytes a message arrived as.
+    fn message_raw(&self, id: MessageId) -> Result<Option<Vec<u8>>>;
+    /// Rejected records, newest first.
+    fn rejects(&self, q: &RejectQuery) -> Result<Vec<StoredReject>>;
+    /// The raw bytes of a rejected record.
+    fn reject_raw(&self, seq: i64) -> Result<Option<Vec<u8>>>;
+    /// Near-duplicate waves, largest first.
+    fn waves(&self, workspace: Option<&str>, limit: usize) -> Result<Vec<Wave>>;
+    /// The fingerprints of the `limit` most recently stored messages, oldest first.
+    fn recent_fingerprints(&self, limit: usize) -> Result<Vec<Fingerprint>>;
+    /// Counts of what is stored.
+    fn stats(&self, workspace: Option<&str>) -> Result<Stats>;
+    /// The last conditional-request state of a polled feed.
+    fn feed_state(&self, url: &str) -> Result<Option<FeedState>>;
+    fn set_feed_state(&self, url: &str, state: &FeedState) -> Result<()>;
+}

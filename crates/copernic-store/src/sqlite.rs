@@ -1,0 +1,603 @@
+//! The embedded back end: one SQLite file in the data folder, in WAL mode.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use copernic_core::{Author, Ingested, Message, MessageId, Position, Reject};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
+
+use crate::{
+    FeedState, Fingerprint, MessageQuery, RejectQuery, Result, Stats, Store, StoreError,
+    StoredMessage, StoredReject, Wave, WriteBatch, WriteOutcome, REJECT_RAW_LIMIT,
+};
+
+/// The file inside the data folder.
+pub const DB_FILE: &str = "copernic.db";
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+/// Never edit one that has shipped: append a new one.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE messages (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    workspace TEXT NOT NULL,
+    source TEXT NOT NULL,
+    external_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    direction TEXT NOT NULL,
+    author_id TEXT,
+    author_handle TEXT,
+    author_name TEXT,
+    thread_id TEXT NOT NULL,
+    in_reply_to TEXT,
+    title TEXT,
+    text TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    url TEXT,
+    lang TEXT,
+    tags TEXT,
+    fingerprint INTEGER NOT NULL,
+    wave TEXT,
+    raw BLOB NOT NULL
+);
+CREATE INDEX messages_wave ON messages(wave) WHERE wave IS NOT NULL;
+-- Full-text index over title and text. unicode61 with remove_diacritics 2 folds case and
+-- accents for every script SQLite knows, so "cafe" finds "Café" in French and English alike.
+CREATE VIRTUAL TABLE messages_fts USING fts5(
+    title, text, content='messages', content_rowid='seq',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TABLE rejects (
+    seq INTEGER PRIMARY KEY,
+    workspace TEXT NOT NULL,
+    source TEXT NOT NULL,
+    position_key TEXT NOT NULL,
+    position TEXT NOT NULL,
+    field TEXT,
+    reason TEXT NOT NULL,
+    raw BLOB NOT NULL,
+    at INTEGER NOT NULL,
+    -- A replayed bad record replaces its earlier reject instead of piling up copies.
+    UNIQUE (source, position_key)
+);
+CREATE TABLE feed_state (
+    url TEXT PRIMARY KEY,
+    etag TEXT,
+    last_modified TEXT,
+    checked_at INTEGER
+);
+"#];
+
+/// The SQLite store. One writer connection (SQLite allows one writer at a time anyway) and a
+/// small pool of readers, which WAL lets run beside the writer.
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store in data folder `dir`, and migrates it.
+    pub fn open(dir: &Path) -> Result<SqliteStore> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let path = dir.join(DB_FILE);
+        let mut writer = Connection::open(&path)?;
+        configure(&writer)?;
+        migrate(&mut writer)?;
+        Ok(SqliteStore {
+            path,
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = match lock(&self.readers).pop() {
+            Some(c) => c,
+            None => {
+                let c = Connection::open_with_flags(
+                    &self.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                c.busy_timeout(std::time::Duration::from_secs(10))?;
+                c
+            }
+        };
+        let out = f(&conn);
+        // Bounded so a burst of readers does not keep file handles forever.
+        let mut pool = lock(&self.readers);
+        if pool.len() < 8 {
+            pool.push(conn);
+        }
+        out
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding the lock leaves a connection that is still valid: keep going.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn configure(c: &Connection) -> Result<()> {
+    // WAL: readers never block the writer. synchronous=NORMAL: a killed process loses nothing
+    // committed (the WAL is in the OS cache); only a power cut can drop the last commits.
+    c.pragma_update(None, "journal_mode", "WAL")?;
+    c.pragma_update(None, "synchronous", "NORMAL")?;
+    c.pragma_update(None, "temp_store", "MEMORY")?;
+    // 64 MiB page cache: the FTS index merges stay in memory during bulk imports.
+    c.pragma_update(None, "cache_size", -65536)?;
+    c.busy_timeout(std::time::Duration::from_secs(10))?;
+    Ok(())
+}
+
+fn migrate(c: &mut Connection) -> Result<()> {
+    let version: i64 = c.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let supported = MIGRATIONS.len() as i64;
+    if version > supported {
+        return Err(StoreError::TooNew {
+            found: version,
+            supported,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = c.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn from_ms(v: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(v).unwrap_or_default()
+}
+
+fn parse_id(s: &str) -> Result<MessageId> {
+    s.parse()
+        .map_err(|e: copernic_core::message::BadMessageId| StoreError::Corrupt(e.to_string()))
+}
+
+fn opt_id(s: Option<String>) -> Result<Option<MessageId>> {
+    s.as_deref().map(parse_id).transpose()
+}
+
+const MESSAGE_COLUMNS: &str = "seq, id, workspace, source, external_id, channel, direction, \
+    author_id, author_handle, author_name, thread_id, in_reply_to, title, text, created_at, \
+    received_at, url, lang, tags, fingerprint, wave";
+
+fn message_from_row(r: &Row<'_>) -> Result<StoredMessage> {
+    let direction: String = r.get(6)?;
+    let tags: Option<String> = r.get(18)?;
+    let tags = match tags {
+        Some(t) => serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        None => Vec::new(),
+    };
+    let thread: String = r.get(10)?;
+    let message = Message {
+        id: parse_id(&r.get::<_, String>(1)?)?,
+        workspace: r.get(2)?,
+        source: r.get(3)?,
+        external_id: r.get(4)?,
+        channel: r.get(5)?,
+        direction: direction.parse().map_err(StoreError::Corrupt)?,
+        author: Author {
+            id: r.get(7)?,
+            handle: r.get(8)?,
+            name: r.get(9)?,
+        },
+        thread_id: Some(parse_id(&thread)?),
+        in_reply_to: opt_id(r.get(11)?)?,
+        title: r.get(12)?,
+        text: r.get(13)?,
+        created_at: from_ms(r.get(14)?),
+        received_at: from_ms(r.get(15)?),
+        url: r.get(16)?,
+        lang: r.get(17)?,
+        tags,
+        raw: Vec::new(),
+    };
+    Ok(StoredMessage {
+        seq: r.get(0)?,
+        ingested: Ingested {
+            message,
+            fingerprint: r.get::<_, i64>(19)? as u64,
+            wave: opt_id(r.get(20)?)?,
+        },
+    })
+}
+
+/// Turns the user's words into an FTS5 query that cannot be a syntax error: each word is quoted
+/// (so `AND`, `-` or `:` are just text), a trailing `*` stays a prefix, `"..."` stays a phrase.
+pub fn fts_query(search: &str) -> Option<String> {
+    let mut terms = Vec::new();
+    let mut rest = search.trim();
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('"') {
+            let end = after.find('"').unwrap_or(after.len());
+            let phrase = after[..end].trim();
+            if !phrase.is_empty() {
+                terms.push(format!("\"{}\"", phrase.replace('"', "")));
+            }
+            rest = after.get(end + 1..).unwrap_or("").trim_start();
+            continue;
+        }
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let word = &rest[..end];
+        rest = rest[end..].trim_start();
+        let (word, prefix) = match word.strip_suffix('*') {
+            Some(w) => (w, true),
+            None => (word, false),
+        };
+        let word = word.replace('"', "");
+        // Words with no letter or digit would tokenise to nothing and match nothing.
+        if !word.chars().any(char::is_alphanumeric) {
+            continue;
+        }
+        terms.push(if prefix {
+            format!("\"{word}\"*")
+        } else {
+            format!("\"{word}\"")
+        });
+    }
+    (!terms.is_empty()).then(|| terms.join(" "))
+}
+
+impl Store for SqliteStore {
+    fn write(&self, batch: &WriteBatch<'_>) -> Result<Vec<WriteOutcome>> {
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction()?;
+        let mut outcomes = Vec::with_capacity(batch.messages.len());
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO messages (id, workspace, source, external_id, channel, direction, \
+                 author_id, author_handle, author_name, thread_id, in_reply_to, title, text, \
+                 created_at, received_at, url, lang, tags, fingerprint, wave, raw) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, \
+                   COALESCE(?10, (SELECT thread_id FROM messages WHERE id = ?11), ?11, ?1), \
+                   ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21) \
+                 ON CONFLICT (id) DO NOTHING",
+            )?;
+            let mut index = tx.prepare_cached(
+                "INSERT INTO messages_fts (rowid, title, text) VALUES (?1, ?2, ?3)",
+            )?;
+            for ing in batch.messages {
+                let m = &ing.message;
+                let tags = if m.tags.is_empty() {
+                    None
+                } else {
+                    Some(
+                        serde_json::to_string(&m.tags)
+                            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    )
+                };
+                let changed = insert.execute(params![
+                    m.id.to_hex(),
+                    m.workspace,
+                    m.source,
+                    m.external_id,
+                    m.channel,
+                    m.direction.as_str(),
+                    m.author.id,
+                    m.author.handle,
+                    m.author.name,
+                    m.thread_id.map(|t| t.to_hex()),
+                    m.in_reply_to.map(|t| t.to_hex()),
+                    m.title,
+                    m.text,
+                    ms(m.created_at),
+                    ms(m.received_at),
+                    m.url,
+                    m.lang,
+                    tags,
+                    ing.fingerprint as i64,
+                    ing.wave.map(|w| w.to_hex()),
+                    m.raw,
+                ])?;
+                if changed == 1 {
+                    index.execute(params![tx.last_insert_rowid(), m.title, m.text])?;
+                    outcomes.push(WriteOutcome::Inserted);
+                } else {
+                    outcomes.push(WriteOutcome::Duplicate);
+                }
+            }
+            let mut head =
+                tx.prepare_cached("UPDATE messages SET wave = ?1 WHERE id = ?1 AND wave IS NULL")?;
+            for id in batch.wave_heads {
+                head.execute(params![id.to_hex()])?;
+            }
+            let mut reject = tx.prepare_cached(
+                "INSERT INTO rejects (workspace, source, position_key, position, field, reason, raw, at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+                 ON CONFLICT (source, position_key) DO UPDATE SET \
+                   position = excluded.position, field = excluded.field, reason = excluded.reason, \
+                   raw = excluded.raw, at = excluded.at",
+            )?;
+            let now = ms(Utc::now());
+            for r in batch.rejects {
+                let raw = &r.raw[..r.raw.len().min(REJECT_RAW_LIMIT)];
+                let position = serde_json::to_string(&r.position)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                reject.execute(params![
+                    r.workspace,
+                    r.source,
+                    r.position.key(),
+                    position,
+                    r.field,
+                    r.reason,
+                    raw,
+                    now
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(outcomes)
+    }
+
+    fn messages(&self, q: &MessageQuery) -> Result<Vec<StoredMessage>> {
+        let mut sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE 1=1");
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        // Each clause's `?`s all stand for the one value it adds.
+        let mut add = |clause: &str, v: rusqlite::types::Value| {
+            args.push(v);
+            sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
+        };
+        use rusqlite::types::Value as V;
+        if let Some(search) = q.search.as_deref() {
+            match fts_query(search) {
+                Some(fts) => add(
+                    " AND seq IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)",
+                    V::Text(fts),
+                ),
+                // Nothing searchable in the words: nothing matches.
+                None => return Ok(Vec::new()),
+            }
+        }
+        if let Some(v) = &q.workspace {
+            add(" AND workspace = ?", V::Text(v.clone()));
+        }
+        if let Some(v) = &q.source {
+            add(" AND source = ?", V::Text(v.clone()));
+        }
+        if let Some(v) = &q.channel {
+            add(" AND channel = ?", V::Text(v.clone()));
+        }
+        if let Some(v) = &q.author {
+            let v = v.trim_start_matches('@').to_string();
+            add(
+                " AND (author_handle = ? OR author_id = ? OR author_handle = '@' || ?)",
+                V::Text(v),
+            );
+        }
+        if let Some(v) = q.wave {
+            add(" AND wave = ?", V::Text(v.to_hex()));
+        }
+        if let Some(v) = q.thread {
+            add(" AND thread_id = ?", V::Text(v.to_hex()));
+        }
+        if let Some(v) = q.since {
+            add(" AND created_at >= ?", V::Integer(ms(v)));
+        }
+        if let Some(v) = q.until {
+            add(" AND created_at < ?", V::Integer(ms(v)));
+        }
+        if let Some(v) = q.before_seq {
+            add(" AND seq < ?", V::Integer(v));
+        }
+        let limit = if q.limit == 0 { 50 } else { q.limit };
+        sql.push_str(&format!(" ORDER BY seq DESC LIMIT {limit}"));
+        self.with_reader(|c| {
+            let mut stmt = c.prepare_cached(&sql)?;
+            let mut rows = stmt.query(rusqlite::params_from_iter(args.iter()))?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                out.push(message_from_row(r)?);
+            }
+            Ok(out)
+        })
+    }
+
+    fn message(&self, id: MessageId) -> Result<Option<StoredMessage>> {
+        self.with_reader(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1"
+            ))?;
+            let mut rows = stmt.query(params![id.to_hex()])?;
+            match rows.next()? {
+                Some(r) => Ok(Some(message_from_row(r)?)),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn message_raw(&self, id: MessageId) -> Result<Option<Vec<u8>>> {
+        self.with_reader(|c| {
+            Ok(c.query_row(
+                "SELECT raw FROM messages WHERE id = ?1",
+                params![id.to_hex()],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })
+    }
+
+    fn rejects(&self, q: &RejectQuery) -> Result<Vec<StoredReject>> {
+        let limit = if q.limit == 0 { 50 } else { q.limit } as i64;
+        self.with_reader(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT seq, workspace, source, position, field, reason, length(raw), at FROM rejects \
+                 WHERE (?1 IS NULL OR workspace = ?1) AND (?2 IS NULL OR source = ?2) \
+                 ORDER BY seq DESC LIMIT ?3",
+            )?;
+            let mut rows = stmt.query(params![q.workspace, q.source, limit])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                let position: String = r.get(3)?;
+                let position: Position = serde_json::from_str(&position)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                out.push(StoredReject {
+                    seq: r.get(0)?,
+                    reject: Reject {
+                        workspace: r.get(1)?,
+                        source: r.get(2)?,
+                        position,
+                        field: r.get(4)?,
+                        reason: r.get(5)?,
+                        raw: Vec::new(),
+                    },
+                    raw_len: r.get::<_, i64>(6)? as usize,
+                    at: from_ms(r.get(7)?),
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn reject_raw(&self, seq: i64) -> Result<Option<Vec<u8>>> {
+        self.with_reader(|c| {
+            Ok(c.query_row(
+                "SELECT raw FROM rejects WHERE seq = ?1",
+                params![seq],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })
+    }
+
+    fn waves(&self, workspace: Option<&str>, limit: usize) -> Result<Vec<Wave>> {
+        let limit = if limit == 0 { 50 } else { limit } as i64;
+        self.with_reader(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT w.wave, w.size, w.authors, w.first_at, w.last_at, COALESCE(h.text, '') FROM ( \
+                   SELECT wave, COUNT(*) AS size, \
+                     COUNT(DISTINCT COALESCE(author_id, author_handle, author_name)) AS authors, \
+                     MIN(created_at) AS first_at, MAX(created_at) AS last_at \
+                   FROM messages WHERE wave IS NOT NULL AND (?1 IS NULL OR workspace = ?1) \
+                   GROUP BY wave) w \
+                 LEFT JOIN messages h ON h.id = w.wave \
+                 ORDER BY w.size DESC, w.first_at LIMIT ?2",
+            )?;
+            let mut rows = stmt.query(params![workspace, limit])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                out.push(Wave {
+                    head: parse_id(&r.get::<_, String>(0)?)?,
+                    size: r.get::<_, i64>(1)? as u64,
+                    distinct_authors: r.get::<_, i64>(2)? as u64,
+                    first_at: from_ms(r.get(3)?),
+                    last_at: from_ms(r.get(4)?),
+                    sample: r.get(5)?,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn recent_fingerprints(&self, limit: usize) -> Result<Vec<Fingerprint>> {
+        self.with_reader(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, fingerprint, wave FROM messages ORDER BY seq DESC LIMIT ?1",
+            )?;
+            let mut rows = stmt.query(params![limit as i64])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                out.push(Fingerprint {
+                    id: parse_id(&r.get::<_, String>(0)?)?,
+                    fingerprint: r.get::<_, i64>(1)? as u64,
+                    wave: opt_id(r.get(2)?)?,
+                });
+            }
+            out.reverse();
+            Ok(out)
+        })
+    }
+
+    fn stats(&self, workspace: Option<&str>) -> Result<Stats> {
+        self.with_reader(|c| {
+            let (messages, waves, in_waves) = c.query_row(
+                "SELECT COUNT(*), COUNT(DISTINCT wave), COUNT(wave) FROM messages \
+                 WHERE ?1 IS NULL OR workspace = ?1",
+                params![workspace],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                },
+            )?;
+            let rejects: i64 = c.query_row(
+                "SELECT COUNT(*) FROM rejects WHERE ?1 IS NULL OR workspace = ?1",
+                params![workspace],
+                |r| r.get(0),
+            )?;
+            Ok(Stats {
+                messages: messages as u64,
+                rejects: rejects as u64,
+                waves: waves as u64,
+                messages_in_waves: in_waves as u64,
+            })
+        })
+    }
+
+    fn feed_state(&self, url: &str) -> Result<Option<FeedState>> {
+        self.with_reader(|c| {
+            Ok(c.query_row(
+                "SELECT etag, last_modified, checked_at FROM feed_state WHERE url = ?1",
+                params![url],
+                |r| {
+                    Ok(FeedState {
+                        etag: r.get(0)?,
+                        last_modified: r.get(1)?,
+                        checked_at: r.get::<_, Option<i64>>(2)?.map(from_ms),
+                    })
+                },
+            )
+            .optional()?)
+        })
+    }
+
+    fn set_feed_state(&self, url: &str, state: &FeedState) -> Result<()> {
+        let conn = lock(&self.writer);
+        conn.execute(
+            "INSERT INTO feed_state (url, etag, last_modified, checked_at) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (url) DO UPDATE SET etag = excluded.etag, \
+               last_modified = excluded.last_modified, checked_at = excluded.checked_at",
+            params![url, state.etag, state.last_modified, state.checked_at.map(ms)],
+        )?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fts_query_never_passes_syntax_through() {
+        assert_eq!(
+            fts_query("café crème").as_deref(),
+            Some("\"café\" \"crème\"")
+        );
+        assert_eq!(fts_query("rembours*").as_deref(), Some("\"rembours\"*"));
+        assert_eq!(
+            fts_query("\"carte bleue\" NOT").as_deref(),
+            Some("\"carte bleue\" \"NOT\"")
+        );
+        assert_eq!(fts_query("-- : ( )"), None);
+        assert_eq!(fts_query("a\"b").as_deref(), Some("\"ab\""));
+    }
+}
