@@ -202,7 +202,9 @@ impl Message {
 pub struct Ingested {
     #[serde(flatten)]
     pub message: Message,
-    /// SimHash of the normalised text, used to find near-duplicates.
+    /// SimHash of the normalised text, used to find near-duplicates; 0 when too short to compare.
+    /// Internal: not part of the API.
+    #[serde(skip)]
     pub fingerprint: u64,
     /// The first message of the near-duplicate wave (copy-paste campaign, bot flood) this message
     /// belongs to; `None` when it is not part of one.

@@ -2,8 +2,10 @@
 //! [`Message`](copernic_core::Message)s or [`Reject`](copernic_core::Reject)s, `transforms` are
 //! pure functions over messages, `sinks` write or send them.
 
+pub mod import;
 pub mod sinks;
 pub mod sources;
 pub mod transforms;
 
-pub use sources::{Context, Format, Item, Limits, SourceError};
+pub use sinks::{Ingestor, ItemOutcome, Summary};
+pub use sources::{Context, Format, Item, Limits, Mapping, SourceError};

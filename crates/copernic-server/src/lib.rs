@@ -1,1 +1,116 @@
+//! Copernic's HTTP side: the JSON API under `/api/v1`, signed webhooks under `/hooks`, feed
+//! polling, and the embedded web UI. The only crate that serves HTTP.
 
+mod error;
+pub mod feeds;
+mod routes;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use copernic_pipeline::sources::feed::FeedConfig;
+use copernic_pipeline::{Ingestor, Limits};
+use copernic_store::Store;
+use serde::Deserialize;
+
+pub use error::ApiError;
+pub use routes::hooks::{sign, WebhookConfig};
+
+/// What `copernic serve` reads from its configuration file. Unknown keys are errors.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Signed webhook sources, each served at `/hooks/{name}`.
+    #[serde(default)]
+    pub webhooks: Vec<WebhookConfig>,
+    /// Feeds polled on their interval.
+    #[serde(default)]
+    pub feeds: Vec<FeedConfig>,
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub ingestor: Arc<Ingestor>,
+    pub store: Arc<dyn Store>,
+    pub webhooks: Arc<HashMap<String, WebhookConfig>>,
+    pub limits: Limits,
+}
+
+impl AppState {
+    pub fn new(ingestor: Arc<Ingestor>, config: &ServerConfig) -> AppState {
+        AppState {
+            store: ingestor.store().clone(),
+            ingestor,
+            webhooks: Arc::new(
+                config
+                    .webhooks
+                    .iter()
+                    .map(|w| (w.name.clone(), w.clone()))
+                    .collect(),
+            ),
+            limits: config.limits,
+        }
+    }
+}
+
+/// The whole application, without a socket: tests call it with `oneshot`.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .merge(routes::ui::router())
+        .nest("/api/v1", routes::api::router())
+        .nest("/hooks", routes::hooks::router())
+        // Bodies are read as bytes with our own limit check (see routes::body), so axum's default
+        // 2 MB cap must not cut first with a different error shape.
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish. Feed pollers run
+/// beside the server and stop with it.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    config: &ServerConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let pollers = feeds::spawn_pollers(&config.feeds, state.ingestor.clone(), stop_rx);
+    let addr: SocketAddr = listener.local_addr()?;
+    tracing::info!(message = "serving", %addr);
+    let result = axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    let _ = stop_tx.send(true);
+    for p in pollers {
+        let _ = p.await;
+    }
+    result
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!(message = "shutting down");
+}

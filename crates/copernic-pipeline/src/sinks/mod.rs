@@ -1,1 +1,5 @@
-//! Sinks: where messages go.
+//! Sinks: where messages go once read and understood.
+
+pub mod store;
+
+pub use store::{Ingestor, ItemOutcome, Prepared, Summary};

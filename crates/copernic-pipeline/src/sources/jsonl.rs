@@ -81,6 +81,67 @@ pub fn read_array(
     Ok(())
 }
 
+/// Parses an HTTP body: one JSON object, a JSON array of objects, or NDJSON (one object per line).
+/// `items`, when given, is a [`select`](super::mapping::select) path to the records inside a
+/// single JSON document (`entry.*.changes.*.value` for Meta-style webhooks).
+pub fn parse_body(
+    body: &[u8],
+    items: Option<&str>,
+    mapping: &Mapping,
+    ctx: &Context,
+    emit: &mut dyn FnMut(Item),
+) {
+    let body = body.strip_prefix(b"\xef\xbb\xbf").unwrap_or(body);
+    match serde_json::from_slice::<Value>(body) {
+        Ok(v) => {
+            let records: Vec<&Value> = match (items, &v) {
+                (Some(path), _) => super::mapping::select(&v, path),
+                (None, Value::Array(a)) => a.iter().collect(),
+                (None, _) => vec![&v],
+            };
+            if records.is_empty() {
+                let what = items
+                    .map(|p| format!("nothing at {p:?}"))
+                    .unwrap_or_else(|| "an empty array".into());
+                emit(Item::Reject(ctx.reject(
+                    ctx.at(),
+                    format!("no records in the body: {what}"),
+                    body,
+                )));
+            }
+            let whole = records.len() == 1 && items.is_none() && v.is_object();
+            for (i, record) in records.into_iter().enumerate() {
+                // A body that is one object keeps its exact bytes as raw payload.
+                let raw = if whole {
+                    body.to_vec()
+                } else {
+                    serde_json::to_vec(record).unwrap_or_default()
+                };
+                emit(value_to_item(
+                    record,
+                    &raw,
+                    mapping,
+                    ctx,
+                    ctx.at().item(i as u64),
+                ));
+            }
+        }
+        Err(_) if body.contains(&b'\n') => {
+            let mut input = body;
+            // Reading from memory cannot fail.
+            let _ = read(&mut input, mapping, ctx, emit);
+        }
+        Err(e) => {
+            let at = byte_offset(body, e.line(), e.column());
+            emit(Item::Reject(ctx.reject(
+                ctx.at().byte(at as u64),
+                format!("not valid JSON: {e}"),
+                body,
+            )));
+        }
+    }
+}
+
 /// Parses one JSON record; used by JSONL files and the HTTP ingest API alike.
 pub fn parse_record(
     bytes: &[u8],
@@ -181,6 +242,30 @@ mod tests {
         assert!(r.reason.contains("200-byte limit"), "{}", r.reason);
         assert_eq!(r.raw.len(), 200);
         assert!(matches!(&items[1], Item::Message(m) if m.text == "ok"));
+    }
+
+    #[test]
+    fn bodies_of_every_shape() {
+        let ctx = Context::new("t", "POST /api/v1/messages");
+        let collect = |body: &[u8], items: Option<&str>| {
+            let mut out = Vec::new();
+            parse_body(body, items, &Mapping::default(), &ctx, &mut |i| out.push(i));
+            out
+        };
+        assert!(
+            matches!(&collect(br#"{"text":"one"}"#, None)[..], [Item::Message(m)] if m.raw == br#"{"text":"one"}"#)
+        );
+        assert_eq!(collect(br#"[{"text":"a"},{"text":"b"}]"#, None).len(), 2);
+        let nd = collect(b"{\"text\":\"a\"}\n{bad\n{\"text\":\"c\"}\n", None);
+        assert!(matches!(&nd[1], Item::Reject(r) if r.position.line == Some(2)));
+        let meta = br#"{"entry":[{"changes":[{"value":{"text":"x","id":"1"}},{"value":{"text":"y","id":"2"}}]}]}"#;
+        assert_eq!(collect(meta, Some("entry.*.changes.*.value")).len(), 2);
+        assert!(
+            matches!(&collect(b"{nope", None)[..], [Item::Reject(r)] if r.position.byte == Some(1))
+        );
+        assert!(
+            matches!(&collect(b"[]", None)[..], [Item::Reject(r)] if r.reason.contains("no records"))
+        );
     }
 
     #[test]

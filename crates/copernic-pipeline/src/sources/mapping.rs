@@ -223,6 +223,29 @@ impl Record for Value {
     }
 }
 
+/// The values at `path`, where a `*` segment stands for every element of an array (or value of
+/// an object): `entry.*.changes.*.value` reaches every change of a Meta webhook delivery. An empty
+/// path is the value itself.
+pub fn select<'v>(value: &'v Value, path: &str) -> Vec<&'v Value> {
+    let mut current = vec![value];
+    for seg in path.split('.').filter(|s| !s.is_empty()) {
+        let mut next = Vec::new();
+        for v in current {
+            match (seg, v) {
+                ("*", Value::Array(a)) => next.extend(a.iter()),
+                ("*", Value::Object(o)) => next.extend(o.values()),
+                (_, Value::Object(o)) => next.extend(o.get(seg)),
+                (_, Value::Array(a)) => {
+                    next.extend(seg.parse::<usize>().ok().and_then(|i| a.get(i)))
+                }
+                _ => {}
+            }
+        }
+        current = next;
+    }
+    current
+}
+
 /// Text of a scalar value; `None` for objects, arrays and empty strings.
 fn scalar(v: &Value) -> Option<String> {
     match v {
@@ -418,6 +441,15 @@ mod tests {
         assert_eq!(m.text, "second");
         assert_eq!(m.author.handle.as_deref(), Some("bob"));
         assert_eq!(m.external_id, content_id(b"raw"));
+    }
+
+    #[test]
+    fn select_expands_wildcards() {
+        let v = json!({"entry": [{"changes": [{"value": 1}, {"value": 2}]}, {"changes": [{"value": 3}]}]});
+        let got: Vec<&Value> = select(&v, "entry.*.changes.*.value");
+        assert_eq!(got, vec![&json!(1), &json!(2), &json!(3)]);
+        assert_eq!(select(&v, ""), vec![&v]);
+        assert!(select(&v, "entry.5.changes").is_empty());
     }
 
     #[test]

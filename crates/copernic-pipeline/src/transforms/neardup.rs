@@ -1,1 +1,306 @@
-//! Placeholder
+//! Near-duplicate waves: copy-paste campaigns and bot floods.
+//!
+//! Each message gets a 64-bit SimHash of its normalised words and word pairs. Two messages whose
+//! hashes differ in at most [`NearDupConfig::max_distance`] bits say the same thing. Candidates are
+//! found through four 16-bit bands: by the pigeonhole principle, hashes within 3 bits share at
+//! least one band exactly, so no pair is missed and only a few candidates are compared.
+//!
+//! Waves happen in time, so only a sliding window of the most recent messages is indexed: memory
+//! stays flat however many messages flow through, and the window is re-filled from the store on
+//! start.
+
+use std::collections::{HashMap, VecDeque};
+
+use copernic_core::text::fold;
+use copernic_core::MessageId;
+
+/// Settings of the detector.
+#[derive(Clone, Copy, Debug)]
+pub struct NearDupConfig {
+    /// How many recent messages are compared against. 200,000 covers a day of a busy brand and
+    /// costs about 20 MB.
+    pub window: usize,
+    /// Largest Hamming distance between two fingerprints of the same wave. At most 3, the most
+    /// that four 16-bit bands guarantee to find.
+    pub max_distance: u32,
+    /// Texts with fewer words are never grouped: "thanks!" said by many is not a campaign.
+    pub min_words: usize,
+}
+
+impl Default for NearDupConfig {
+    fn default() -> Self {
+        NearDupConfig {
+            window: 200_000,
+            max_distance: 3,
+            min_words: 6,
+        }
+    }
+}
+
+/// The fingerprint of `text`, or 0 when it is too short to be compared (0 means "none").
+pub fn fingerprint(text: &str, min_words: usize) -> u64 {
+    let folded = fold(text);
+    // URLs, @mentions and bare numbers are what bots vary between copies: leave them out.
+    let words: Vec<&str> = folded
+        .split(|c: char| c.is_whitespace())
+        .filter(|w| !w.starts_with("http") && !w.starts_with('@') && !w.starts_with("www."))
+        .flat_map(|w| w.split(|c: char| !c.is_alphanumeric()))
+        .filter(|w| !w.is_empty() && !w.chars().all(|c| c.is_ascii_digit()))
+        .collect();
+    if words.len() < min_words.max(1) {
+        return 0;
+    }
+    let mut weights = [0i32; 64];
+    let mut add = |h: u64| {
+        for (bit, w) in weights.iter_mut().enumerate() {
+            *w += if h >> bit & 1 == 1 { 1 } else { -1 };
+        }
+    };
+    for w in &words {
+        add(hash(w.as_bytes(), 0));
+    }
+    for pair in words.windows(2) {
+        add(hash(pair[0].as_bytes(), hash(pair[1].as_bytes(), 1)));
+    }
+    let mut fp = 0u64;
+    for (bit, w) in weights.iter().enumerate() {
+        if *w > 0 {
+            fp |= 1 << bit;
+        }
+    }
+    // 0 is reserved for "no fingerprint".
+    fp.max(1)
+}
+
+/// FNV-1a with a splitmix64 finish, so every output bit depends on every input byte (SimHash
+/// needs evenly distributed bits).
+fn hash(bytes: &[u8], seed: u64) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64 ^ seed;
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h ^= h >> 30;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^= h >> 27;
+    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
+}
+
+struct Entry {
+    id: MessageId,
+    fingerprint: u64,
+    wave: Option<MessageId>,
+}
+
+/// What the detector decided for one message.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Assignment {
+    /// The wave the message joins.
+    pub wave: Option<MessageId>,
+    /// A message already stored that this one turned into the head of a new wave.
+    pub new_head: Option<MessageId>,
+}
+
+/// The sliding-window detector.
+pub struct NearDup {
+    config: NearDupConfig,
+    /// Entries in arrival order; `first_seq` is the sequence number of the front.
+    entries: VecDeque<Entry>,
+    first_seq: u64,
+    /// (band number, band value) → sequence numbers of the entries having it.
+    bands: HashMap<(u8, u16), Vec<u64>>,
+}
+
+impl NearDup {
+    pub fn new(config: NearDupConfig) -> NearDup {
+        NearDup {
+            config,
+            entries: VecDeque::new(),
+            first_seq: 0,
+            bands: HashMap::new(),
+        }
+    }
+
+    pub fn config(&self) -> &NearDupConfig {
+        &self.config
+    }
+
+    /// Adds an already-stored message to the window (warming after a restart).
+    pub fn remember(&mut self, id: MessageId, fingerprint: u64, wave: Option<MessageId>) {
+        if fingerprint == 0 {
+            return;
+        }
+        let seq = self.first_seq + self.entries.len() as u64;
+        for (band, value) in bands(fingerprint) {
+            self.bands.entry((band, value)).or_default().push(seq);
+        }
+        self.entries.push_back(Entry {
+            id,
+            fingerprint,
+            wave,
+        });
+        while self.entries.len() > self.config.window {
+            self.evict();
+        }
+    }
+
+    fn evict(&mut self) {
+        let Some(old) = self.entries.pop_front() else {
+            return;
+        };
+        let seq = self.first_seq;
+        self.first_seq += 1;
+        for key in bands(old.fingerprint) {
+            if let Some(list) = self.bands.get_mut(&key) {
+                list.retain(|&s| s != seq);
+                if list.is_empty() {
+                    self.bands.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// Decides the wave of a new message and adds it to the window.
+    pub fn assign(&mut self, id: MessageId, fingerprint: u64) -> Assignment {
+        if fingerprint == 0 {
+            return Assignment::default();
+        }
+        let mut best: Option<(u32, u64)> = None;
+        for key in bands(fingerprint) {
+            let Some(list) = self.bands.get(&key) else {
+                continue;
+            };
+            for &seq in list {
+                let e = &self.entries[(seq - self.first_seq) as usize];
+                // A replay of the same message is a duplicate, not a near-duplicate of itself.
+                if e.id == id {
+                    continue;
+                }
+                let d = (e.fingerprint ^ fingerprint).count_ones();
+                // Earliest closest match: waves keep their first head.
+                if d <= self.config.max_distance && best.is_none_or(|(bd, bs)| (d, seq) < (bd, bs))
+                {
+                    best = Some((d, seq));
+                }
+            }
+        }
+        let mut out = Assignment::default();
+        if let Some((_, seq)) = best {
+            let e = &mut self.entries[(seq - self.first_seq) as usize];
+            let head = match e.wave {
+                Some(w) => w,
+                None => {
+                    e.wave = Some(e.id);
+                    out.new_head = Some(e.id);
+                    e.id
+                }
+            };
+            out.wave = Some(head);
+        }
+        self.remember(id, fingerprint, out.wave);
+        out
+    }
+}
+
+fn bands(fp: u64) -> [(u8, u16); 4] {
+    [
+        (0, fp as u16),
+        (1, (fp >> 16) as u16),
+        (2, (fp >> 32) as u16),
+        (3, (fp >> 48) as u16),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(i: u32) -> MessageId {
+        MessageId::derive("t", &i.to_string())
+    }
+
+    const CAMPAIGN: &str =
+        "Stop testing on animals now! Brand X must sign the cruelty free pledge today #crueltyfree";
+
+    #[test]
+    fn copies_with_varied_mentions_urls_and_case_are_one_wave() {
+        let a = fingerprint(CAMPAIGN, 6);
+        let b = fingerprint(
+            &format!("@brandx {} https://t.co/abc123", CAMPAIGN.to_uppercase()),
+            6,
+        );
+        assert_eq!(a, b);
+        let mut nd = NearDup::new(NearDupConfig::default());
+        assert_eq!(nd.assign(id(0), a), Assignment::default());
+        let second = nd.assign(id(1), b);
+        assert_eq!(
+            second,
+            Assignment {
+                wave: Some(id(0)),
+                new_head: Some(id(0))
+            }
+        );
+        let third = nd.assign(id(2), fingerprint(&format!("{CAMPAIGN} 2024"), 6));
+        assert_eq!(
+            third,
+            Assignment {
+                wave: Some(id(0)),
+                new_head: None
+            }
+        );
+    }
+
+    #[test]
+    fn different_texts_and_short_texts_are_not_grouped() {
+        let mut nd = NearDup::new(NearDupConfig::default());
+        nd.assign(id(0), fingerprint(CAMPAIGN, 6));
+        let other = fingerprint(
+            "My order 12345 arrived broken and nobody answers my emails since Monday",
+            6,
+        );
+        assert_eq!(nd.assign(id(1), other).wave, None);
+        assert_eq!(fingerprint("thanks a lot!", 6), 0);
+        assert_eq!(nd.assign(id(2), 0), Assignment::default());
+    }
+
+    #[test]
+    fn a_replay_is_not_its_own_near_duplicate() {
+        let mut nd = NearDup::new(NearDupConfig::default());
+        let fp = fingerprint(CAMPAIGN, 6);
+        nd.assign(id(0), fp);
+        assert_eq!(nd.assign(id(0), fp), Assignment::default());
+    }
+
+    #[test]
+    fn window_forgets_old_messages() {
+        let mut nd = NearDup::new(NearDupConfig {
+            window: 2,
+            ..NearDupConfig::default()
+        });
+        let fp = fingerprint(CAMPAIGN, 6);
+        nd.assign(id(0), fp);
+        nd.assign(
+            id(1),
+            fingerprint(
+                "completely different words about a late parcel and refunds",
+                6,
+            ),
+        );
+        nd.assign(
+            id(2),
+            fingerprint(
+                "another unrelated sentence on the new store opening hours today",
+                6,
+            ),
+        );
+        assert_eq!(nd.assign(id(3), fp).wave, None, "id(0) left the window");
+        assert!(nd.entries.len() <= 2);
+        let live: usize = nd.bands.values().map(Vec::len).sum();
+        assert_eq!(
+            live,
+            nd.entries.len() * 4,
+            "evicted entries leave the band index"
+        );
+    }
+}

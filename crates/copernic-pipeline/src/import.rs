@@ -1,0 +1,198 @@
+//! File import: a reader thread parses and fingerprints, the calling thread writes. Memory is
+//! bounded by the channel (a few batches in flight), whatever the file size.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::sync_channel;
+use std::sync::Arc;
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+
+use crate::sinks::{Ingestor, ItemOutcome, Prepared, Summary};
+use crate::sources::{self, Context, Format, Item, Limits, Mapping, SourceError};
+
+/// How to import files.
+#[derive(Clone, Debug, Default)]
+pub struct ImportOptions {
+    pub format: Format,
+    pub mapping: Mapping,
+    /// The source name; by default derived from the format and file name.
+    pub source: Option<String>,
+    pub workspace: Option<String>,
+    pub limits: Limits,
+}
+
+/// What importing one file did.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FileReport {
+    pub path: String,
+    pub format: Format,
+    pub source: String,
+    #[serde(flatten)]
+    pub summary: Summary,
+    /// The first refusals, as `file: line N, field F: reason`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub first_rejects: Vec<String>,
+    /// Why the file could not be read at all, when it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Records per write transaction: large enough to amortise the commit, small enough that a crash
+/// redoes little and memory stays small.
+const BATCH: usize = 4096;
+/// How many rejects a report quotes.
+const QUOTED_REJECTS: usize = 5;
+
+/// An input that counts the bytes read from it, for progress.
+struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Imports one file. `progress` is called after every batch with the bytes read so far. A file
+/// that cannot be opened or read is reported in [`FileReport::error`], not as an `Err`: the other
+/// files of the same command still go through. `Err` is only a store failure.
+pub fn import_file(
+    path: &Path,
+    opts: &ImportOptions,
+    ingestor: &Ingestor,
+    progress: &dyn Fn(u64, &Summary),
+) -> Result<FileReport, copernic_store::StoreError> {
+    let shown = path.display().to_string();
+    let mut report = FileReport {
+        path: shown.clone(),
+        format: opts.format,
+        source: opts.source.clone().unwrap_or_default(),
+        summary: Summary::default(),
+        first_rejects: Vec::new(),
+        error: None,
+    };
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) => {
+            report.error = Some(format!("cannot open {shown}: {e}"));
+            return Ok(report);
+        }
+    };
+    let count = Arc::new(AtomicU64::new(0));
+    // 1 MiB buffer: fewer read calls on multi-gigabyte exports.
+    let mut input = BufReader::with_capacity(
+        1 << 20,
+        Counting {
+            inner: file,
+            count: count.clone(),
+        },
+    );
+    let format = match opts.format {
+        Format::Auto => match input.fill_buf() {
+            Ok(head) => Format::detect(path, head),
+            Err(e) => {
+                report.error = Some(format!("cannot read {shown}: {e}"));
+                return Ok(report);
+            }
+        },
+        f => f,
+    };
+    report.format = format;
+    let source = opts
+        .source
+        .clone()
+        .unwrap_or_else(|| format.default_source(path));
+    report.source = source.clone();
+    let mut ctx = Context::new(&source, &shown);
+    ctx.limits = opts.limits;
+    ctx.received_at = Utc::now();
+    if let Some(w) = &opts.workspace {
+        ctx.workspace = w.clone();
+    }
+    let config = ingestor.config();
+    // Four batches in flight at most: the reader runs ahead of the writer, bounded.
+    let (tx, rx) = sync_channel::<Vec<Prepared>>(4);
+    let mapping = opts.mapping.clone();
+    let reader = std::thread::spawn(move || -> Result<(), SourceError> {
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut receiver_gone = false;
+        let result = sources::read(format, &mut input, &mapping, &ctx, &mut |item: Item| {
+            if receiver_gone {
+                return;
+            }
+            batch.push(Prepared::new(item, &config));
+            if batch.len() >= BATCH {
+                receiver_gone = tx
+                    .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
+                    .is_err();
+            }
+        });
+        if !batch.is_empty() && !receiver_gone {
+            let _ = tx.send(batch);
+        }
+        result
+    });
+    let mut store_error = None;
+    for batch in rx.iter() {
+        match ingestor.write(batch) {
+            Ok(outcomes) => {
+                for o in &outcomes {
+                    report.summary.add(o);
+                    if let ItemOutcome::Rejected {
+                        reason,
+                        field,
+                        position,
+                    } = o
+                    {
+                        if report.first_rejects.len() < QUOTED_REJECTS {
+                            let field = field
+                                .as_deref()
+                                .map(|f| format!(", field {f}"))
+                                .unwrap_or_default();
+                            report
+                                .first_rejects
+                                .push(format!("{position}{field}: {reason}"));
+                        }
+                    }
+                }
+                progress(count.load(Ordering::Relaxed), &report.summary);
+            }
+            Err(e) => {
+                store_error = Some(e);
+                break;
+            }
+        }
+    }
+    // Dropping the receiver (by leaving the loop) makes the reader stop at its next batch.
+    drop(rx);
+    let read_result = reader.join();
+    if let Some(e) = store_error {
+        return Err(e);
+    }
+    match read_result {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => report.error = Some(error_chain(&e)),
+        Err(_) => report.error = Some(format!("{shown}: the reader failed unexpectedly")),
+    }
+    progress(count.load(Ordering::Relaxed), &report.summary);
+    Ok(report)
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}

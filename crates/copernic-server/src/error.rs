@@ -1,0 +1,64 @@
+//! One error shape for the whole API: `{"error": {"code": "...", "message": "..."}}`.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+/// Everything a handler can answer with instead of success.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is malformed; the message says how.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Nothing at this id.
+    #[error("{0}")]
+    NotFound(String),
+    /// A webhook signature or verify token did not match.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The body is over the size limit.
+    #[error("body is larger than the {0}-byte limit; split the batch")]
+    TooLarge(usize),
+    /// The store failed; details are logged, not shown.
+    #[error("internal error")]
+    Store(#[from] copernic_store::StoreError),
+    /// A blocking task could not finish.
+    #[error("internal error")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::Store(_) | ApiError::Join(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.parts();
+        if status.is_server_error() {
+            // The detail helps operators, not callers: log it, answer generically.
+            let mut chain = String::new();
+            let mut cur: Option<&dyn std::error::Error> = Some(&self);
+            while let Some(e) = cur {
+                chain.push_str(&format!(": {e}"));
+                cur = e.source();
+            }
+            tracing::error!(message = "request failed", error = %chain);
+        }
+        (
+            status,
+            Json(json!({"error": {"code": code, "message": self.to_string()}})),
+        )
+            .into_response()
+    }
+}

@@ -1,0 +1,77 @@
+//! Route files: each exports `router()` with its handlers beside it.
+
+pub mod api;
+pub mod hooks;
+pub mod ui;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::body::{Body, Bytes};
+use copernic_pipeline::{Item, ItemOutcome, Summary};
+use serde::Serialize;
+
+use crate::{ApiError, AppState};
+
+/// Reads a request body, refusing one over the document limit with a clear error.
+pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        // to_bytes fails for a transport error or the limit; both read as too large here only
+        // when the limit is the cause.
+        if std::error::Error::source(&e).is_some_and(|s| s.to_string().contains("length limit")) {
+            ApiError::TooLarge(limit)
+        } else {
+            ApiError::BadRequest(format!("could not read the body: {e}"))
+        }
+    })
+}
+
+/// A name for one request's input, unique per process run, so the rejects of two requests never
+/// share a dead-letter position.
+pub fn request_input(what: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!(
+        "{what}@{}#{n}",
+        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ")
+    )
+}
+
+/// The answer to an ingestion request: counts and one result per item, in order.
+#[derive(Debug, Serialize)]
+pub struct IngestResponse {
+    #[serde(flatten)]
+    pub summary: Summary,
+    pub results: Vec<IndexedOutcome>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct IndexedOutcome {
+    pub index: usize,
+    #[serde(flatten)]
+    pub outcome: ItemOutcome,
+}
+
+/// Writes items off the async threads and builds the response.
+pub async fn ingest(state: &AppState, items: Vec<Item>) -> Result<IngestResponse, ApiError> {
+    let ingestor = state.ingestor.clone();
+    let outcomes = tokio::task::spawn_blocking(move || ingestor.ingest(items)).await??;
+    let mut summary = Summary::default();
+    let results = outcomes
+        .into_iter()
+        .enumerate()
+        .map(|(index, outcome)| {
+            summary.add(&outcome);
+            IndexedOutcome { index, outcome }
+        })
+        .collect();
+    Ok(IngestResponse { summary, results })
+}
+
+/// 200 when anything was taken (or already there), 422 when every item was refused.
+pub fn ingest_status(r: &IngestResponse) -> axum::http::StatusCode {
+    if r.summary.read > 0 && r.summary.rejected == r.summary.read {
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        axum::http::StatusCode::OK
+    }
+}

@@ -1,0 +1,128 @@
+//! `copernic bench`: helpers for the measurements in BENCHMARKS.md.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use serde_json::{json, Value};
+
+use crate::cli::BenchCommand;
+
+pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
+    match cmd {
+        BenchCommand::Gen { count, jsonl, csv } => {
+            let mut j = BufWriter::new(
+                File::create(&jsonl)
+                    .with_context(|| format!("cannot create {}", jsonl.display()))?,
+            );
+            let mut c = match &csv {
+                Some(p) => Some(BufWriter::new(
+                    File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+                )),
+                None => None,
+            };
+            if let Some(c) = c.as_mut() {
+                writeln!(c, "id,author,created_at,text")?;
+            }
+            let corpus = Corpus::from_demo();
+            let mut rng = Rng(0x5eed_2026);
+            for i in 0..count {
+                let (lang, text) = corpus.message(&mut rng);
+                let author = format!("@user{}", rng.below(100_000));
+                let created = 1_761_955_200 + rng.below(30 * 86_400) as i64; // November 2025
+                let created = chrono::DateTime::from_timestamp(created, 0)
+                    .unwrap_or_default()
+                    .to_rfc3339();
+                let id = format!("b{i}");
+                let line = json!({"id": id, "text": text, "lang": lang, "created_at": created,
+                    "channel": if i % 3 == 0 { "twitter" } else { "facebook" }, "author": {"handle": author}});
+                writeln!(j, "{line}")?;
+                if let Some(c) = c.as_mut() {
+                    writeln!(
+                        c,
+                        "{id},{author},{created},\"{}\"",
+                        text.replace('"', "\"\"")
+                    )?;
+                }
+            }
+            j.flush()?;
+            if let Some(mut c) = c {
+                c.flush()?;
+            }
+            eprintln!("wrote {count} messages to {}", jsonl.display());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// splitmix64: a fixed, seedable generator, so every run writes the same corpus.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// Real French and English texts (the demo sample), cut and spliced into messages of social
+/// lengths, so that a million messages are not a million copies of a few thousand.
+struct Corpus {
+    en: Vec<Vec<String>>,
+    fr: Vec<Vec<String>>,
+}
+
+impl Corpus {
+    fn from_demo() -> Corpus {
+        let mut en = Vec::new();
+        let mut fr = Vec::new();
+        for line in crate::commands::demo_sample().split(|&b| b == b'\n') {
+            let Ok(v) = serde_json::from_slice::<Value>(line) else {
+                continue;
+            };
+            let words: Vec<String> = v["text"]
+                .as_str()
+                .unwrap_or("")
+                .split_whitespace()
+                .map(str::to_string)
+                .collect();
+            if words.is_empty() {
+                continue;
+            }
+            match v["lang"].as_str() {
+                Some("fr") => fr.push(words),
+                _ => en.push(words),
+            }
+        }
+        Corpus { en, fr }
+    }
+
+    /// A language and a text: 70% short (5–40 words), 25% medium (40–120), 5% long (120–400).
+    fn message(&self, rng: &mut Rng) -> (&'static str, String) {
+        let (lang, pool) = if rng.below(2) == 0 {
+            ("en", &self.en)
+        } else {
+            ("fr", &self.fr)
+        };
+        let want = match rng.below(100) {
+            0..70 => 5 + rng.below(36),
+            70..95 => 40 + rng.below(81),
+            _ => 120 + rng.below(281),
+        } as usize;
+        let mut words: Vec<&str> = Vec::with_capacity(want);
+        while words.len() < want {
+            let text = &pool[rng.below(pool.len() as u64) as usize];
+            let start = rng.below(text.len() as u64) as usize;
+            let take = (want - words.len()).min(text.len() - start);
+            words.extend(text[start..start + take].iter().map(String::as_str));
+        }
+        (lang, words.join(" "))
+    }
+}

@@ -1,0 +1,193 @@
+//! The command line, as clap reads it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use copernic_pipeline::Format;
+
+/// Copernic: hear everything said to and about a brand, understand it, answer it.
+#[derive(Debug, Parser)]
+#[command(name = "copernic", version, about, long_about = None)]
+pub struct Cli {
+    /// Data folder of the embedded store.
+    #[arg(
+        long,
+        global = true,
+        env = "COPERNIC_DATA",
+        default_value = "./copernic-data"
+    )]
+    pub data: PathBuf,
+    /// Log more.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import files: JSONL, JSON, CSV, mbox, RSS, Atom, Mastodon statuses.
+    ///
+    /// Every record becomes a message, a duplicate of one already stored, or a reject kept in the
+    /// dead-letter store with its reason (see `copernic rejects`). Re-importing a file never
+    /// duplicates anything.
+    Import(ImportArgs),
+    /// List stored messages, newest first.
+    Messages(MessagesArgs),
+    /// List records that were refused, with where and why.
+    Rejects(RejectsArgs),
+    /// List near-duplicate waves (copy-paste campaigns, bot floods), largest first.
+    Waves(WavesArgs),
+    /// Serve the API, webhooks, feed polling and the web UI.
+    Serve(ServeArgs),
+    /// Load the bundled sample of real public messages into a fresh store and serve it.
+    Demo(DemoArgs),
+    /// Benchmark helpers (see BENCHMARKS.md).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+impl Command {
+    pub fn log_level(&self) -> tracing::Level {
+        match self {
+            Command::Serve(_) | Command::Demo(_) => tracing::Level::INFO,
+            _ => tracing::Level::WARN,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    Auto,
+    Jsonl,
+    Json,
+    Csv,
+    Mbox,
+    Rss,
+    Atom,
+    Mastodon,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Auto => Format::Auto,
+            FormatArg::Jsonl => Format::Jsonl,
+            FormatArg::Json => Format::Json,
+            FormatArg::Csv => Format::Csv,
+            FormatArg::Mbox => Format::Mbox,
+            FormatArg::Rss => Format::Rss,
+            FormatArg::Atom => Format::Atom,
+            FormatArg::Mastodon => Format::Mastodon,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Files to import.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Format of the files; `auto` decides from the name and first bytes.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub format: FormatArg,
+    /// Field mapping for JSON and CSV: `text=body,author=user.screen_name,created_at=date`.
+    /// Fields: id, text, title, author, author_id, author_name, created_at, url, channel, thread,
+    /// in_reply_to, lang, direction, tags. Paths are dotted for JSON, column names for CSV.
+    #[arg(long, action = clap::ArgAction::Append)]
+    pub map: Vec<String>,
+    /// Channel of records that name none (JSON, CSV).
+    #[arg(long)]
+    pub channel: Option<String>,
+    /// Source name (part of every message id: keep it the same when re-importing). Default: the
+    /// file name, or `email` for mbox and `mastodon` for Mastodon statuses.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Print one JSON object with the summary instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MessagesArgs {
+    /// Words that must all appear (case and accents ignored; `word*` prefix; `"a phrase"`).
+    #[arg(long)]
+    pub search: Option<String>,
+    #[arg(long)]
+    pub source: Option<String>,
+    #[arg(long)]
+    pub channel: Option<String>,
+    /// Author handle or id.
+    #[arg(long)]
+    pub author: Option<String>,
+    /// Only the messages of this near-duplicate wave (its head's id).
+    #[arg(long)]
+    pub wave: Option<String>,
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RejectsArgs {
+    #[arg(long)]
+    pub source: Option<String>,
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    /// Write the raw bytes of reject number SEQ to stdout.
+    #[arg(long, value_name = "SEQ")]
+    pub raw: Option<i64>,
+    /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WavesArgs {
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Configuration file (webhooks, feeds, limits); unknown keys are errors.
+    #[arg(long, env = "COPERNIC_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Load the sample and exit instead of serving.
+    #[arg(long)]
+    pub no_serve: bool,
+    /// Load into this data folder instead of a fresh temporary one (which is removed on exit).
+    #[arg(long, value_name = "DIR")]
+    pub into: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Write a realistic corpus of N messages (French and English, social lengths) as JSONL, and
+    /// the same rows as CSV for the `sqlite3 .import` floor.
+    Gen {
+        #[arg(long, default_value_t = 1_000_000)]
+        count: usize,
+        /// JSONL output.
+        #[arg(long)]
+        jsonl: PathBuf,
+        /// CSV output (id, author, created_at, text).
+        #[arg(long)]
+        csv: Option<PathBuf>,
+    },
+}

@@ -1,0 +1,387 @@
+//! One function per sub-command.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context as _, Result};
+use copernic_core::MessageId;
+use copernic_pipeline::import::{import_file, FileReport, ImportOptions};
+use copernic_pipeline::transforms::neardup::NearDupConfig;
+use copernic_pipeline::{Ingestor, Mapping, Summary};
+use copernic_server::{AppState, ServerConfig};
+use copernic_store::{MessageQuery, RejectQuery, SqliteStore, Store};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use crate::cli::{
+    Cli, Command, DemoArgs, ImportArgs, MessagesArgs, RejectsArgs, ServeArgs, WavesArgs,
+};
+
+/// The demo sample, embedded so the binary needs no file beside it.
+const DEMO_SAMPLE: &[u8] = include_bytes!("../demo/messages.jsonl");
+
+/// The embedded demo sample (JSONL).
+pub fn demo_sample() -> &'static [u8] {
+    DEMO_SAMPLE
+}
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Import(args) => import(&cli.data, args),
+        Command::Messages(args) => messages(&cli.data, args),
+        Command::Rejects(args) => rejects(&cli.data, args),
+        Command::Waves(args) => waves(&cli.data, args),
+        Command::Serve(args) => serve(&cli.data, args),
+        Command::Demo(args) => demo(args),
+        Command::Bench(cmd) => crate::bench::run(cmd),
+    }
+}
+
+fn open_store(data: &Path) -> Result<Arc<SqliteStore>> {
+    let store = SqliteStore::open(data).with_context(|| {
+        format!(
+            "cannot open the store in {} (set --data or COPERNIC_DATA)",
+            data.display()
+        )
+    })?;
+    Ok(Arc::new(store))
+}
+
+fn ingestor(store: Arc<SqliteStore>) -> Result<Arc<Ingestor>> {
+    Ok(Arc::new(
+        Ingestor::new(store, NearDupConfig::default()).context("cannot read recent messages")?,
+    ))
+}
+
+#[derive(Serialize)]
+struct ImportSummary {
+    #[serde(flatten)]
+    total: Summary,
+    seconds: f64,
+    files: Vec<FileReport>,
+}
+
+fn import(data: &Path, args: ImportArgs) -> Result<ExitCode> {
+    let mut mapping = Mapping::default();
+    for spec in &args.map {
+        mapping.extend(spec)?;
+    }
+    mapping.channel = args.channel.clone();
+    let opts = ImportOptions {
+        format: args.format.into(),
+        mapping,
+        source: args.source.clone(),
+        ..Default::default()
+    };
+    let ingestor = ingestor(open_store(data)?)?;
+    let total_bytes: u64 = args
+        .paths
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let bar = if args.json || !std::io::stderr().is_terminal() {
+        ProgressBar::hidden()
+    } else {
+        let bar = ProgressBar::new(total_bytes);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{bar:40.cyan/blue} {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    };
+    let started = Instant::now();
+    let mut total = Summary::default();
+    let mut files = Vec::new();
+    let mut done_bytes = 0u64;
+    for path in &args.paths {
+        let report = import_file(path, &opts, &ingestor, &|bytes, s: &Summary| {
+            bar.set_position(done_bytes + bytes);
+            bar.set_message(format!(
+                "{} imported, {} duplicates, {} rejected",
+                total.imported + s.imported,
+                total.duplicates + s.duplicates,
+                total.rejected + s.rejected
+            ));
+        })
+        .with_context(|| format!("the store failed while importing {}", path.display()))?;
+        done_bytes += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        total.merge(&report.summary);
+        files.push(report);
+    }
+    bar.finish_and_clear();
+    let summary = ImportSummary {
+        total,
+        seconds: started.elapsed().as_secs_f64(),
+        files,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        print_import(&summary);
+    }
+    let failed = summary.files.iter().filter(|f| f.error.is_some()).count();
+    if summary.total.read == 0 && failed > 0 {
+        eprintln!(
+            "error: nothing could be read. Check the paths, or name the format with --format (auto-detection chose {}).",
+            summary.files.iter().map(|f| f.format.name()).collect::<Vec<_>>().join(", ")
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_import(s: &ImportSummary) {
+    for f in &s.files {
+        let t = &f.summary;
+        println!(
+            "{} ({}, source {}): read {}, imported {}, duplicates {}, rejected {}",
+            f.path,
+            f.format.name(),
+            f.source,
+            t.read,
+            t.imported,
+            t.duplicates,
+            t.rejected
+        );
+        if let Some(e) = &f.error {
+            println!("  error: {e}");
+        }
+        for r in &f.first_rejects {
+            println!("  rejected: {r}");
+        }
+    }
+    let t = &s.total;
+    let rate = if s.seconds > 0.0 {
+        t.read as f64 / s.seconds
+    } else {
+        0.0
+    };
+    println!(
+        "total: read {}, imported {}, duplicates {}, rejected {}, {} joined near-duplicate waves — {:.1} s ({:.0} records/s)",
+        t.read, t.imported, t.duplicates, t.rejected, t.in_waves, s.seconds, rate
+    );
+    if t.rejected > 0 {
+        println!("every refused record is kept with its reason and bytes: run `copernic rejects`");
+    }
+}
+
+fn parse_id(s: &str) -> Result<MessageId> {
+    s.parse().map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn messages(data: &Path, args: MessagesArgs) -> Result<ExitCode> {
+    let store = open_store(data)?;
+    let q = MessageQuery {
+        search: args.search,
+        source: args.source,
+        channel: args.channel,
+        author: args.author,
+        wave: args.wave.as_deref().map(parse_id).transpose()?,
+        limit: args.limit,
+        ..Default::default()
+    };
+    let found = store.messages(&q)?;
+    let mut out = std::io::stdout().lock();
+    for m in &found {
+        if args.json {
+            writeln!(out, "{}", serde_json::to_string(m)?)?;
+        } else {
+            let msg = &m.ingested.message;
+            let who = msg
+                .author
+                .handle
+                .as_deref()
+                .or(msg.author.name.as_deref())
+                .unwrap_or("-");
+            let wave = if m.ingested.wave.is_some() {
+                " [wave]"
+            } else {
+                ""
+            };
+            writeln!(
+                out,
+                "{}  {}  {}  {}  {}{}",
+                msg.id,
+                msg.created_at.format("%Y-%m-%d %H:%M"),
+                msg.channel,
+                who,
+                one_line(&msg.text, 100),
+                wave
+            )?;
+        }
+    }
+    if found.is_empty() && !args.json {
+        eprintln!("no message matches");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn one_line(s: &str, max: usize) -> String {
+    let flat: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if flat.chars().count() > max {
+        format!("{}…", flat.chars().take(max).collect::<String>())
+    } else {
+        flat
+    }
+}
+
+fn rejects(data: &Path, args: RejectsArgs) -> Result<ExitCode> {
+    let store = open_store(data)?;
+    if let Some(seq) = args.raw {
+        match store.reject_raw(seq)? {
+            Some(raw) => std::io::stdout().write_all(&raw)?,
+            None => bail!("no reject number {seq}; `copernic rejects` lists them"),
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let found = store.rejects(&RejectQuery {
+        source: args.source,
+        limit: args.limit,
+        ..Default::default()
+    })?;
+    let mut out = std::io::stdout().lock();
+    for r in &found {
+        if args.json {
+            writeln!(out, "{}", serde_json::to_string(r)?)?;
+        } else {
+            writeln!(
+                out,
+                "#{}  {}  [{}]  {} ({} raw bytes)",
+                r.seq,
+                r.at.format("%Y-%m-%d %H:%M"),
+                r.reject.source,
+                r.reject,
+                r.raw_len
+            )?;
+        }
+    }
+    if found.is_empty() && !args.json {
+        eprintln!("nothing was refused");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn waves(data: &Path, args: WavesArgs) -> Result<ExitCode> {
+    let store = open_store(data)?;
+    let found = store.waves(None, args.limit)?;
+    let mut out = std::io::stdout().lock();
+    for w in &found {
+        if args.json {
+            writeln!(out, "{}", serde_json::to_string(w)?)?;
+        } else {
+            writeln!(
+                out,
+                "{}  {:>5} messages  {:>5} authors  {} → {}  {}",
+                w.head,
+                w.size,
+                w.distinct_authors,
+                w.first_at.format("%Y-%m-%d %H:%M"),
+                w.last_at.format("%Y-%m-%d %H:%M"),
+                one_line(&w.sample, 70)
+            )?;
+        }
+    }
+    if found.is_empty() && !args.json {
+        eprintln!("no near-duplicate wave");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load_config(path: Option<&Path>) -> Result<ServerConfig> {
+    let Some(path) = path else {
+        return Ok(ServerConfig::default());
+    };
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    toml::from_str(&text)
+        .with_context(|| format!("{} is not a valid configuration", path.display()))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+async fn bind(listen: &str) -> Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}; is another server running there? choose another with --listen"))
+}
+
+fn serve(data: &Path, args: ServeArgs) -> Result<ExitCode> {
+    let config = load_config(args.config.as_deref())?;
+    let ingestor = ingestor(open_store(data)?)?;
+    let state = AppState::new(ingestor, &config);
+    runtime()?.block_on(async move {
+        let listener = bind(&args.listen).await?;
+        eprintln!(
+            "copernic is serving {} on http://{}",
+            data.display(),
+            listener.local_addr()?
+        );
+        copernic_server::serve(listener, state, &config, copernic_server::shutdown_signal())
+            .await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn demo(args: DemoArgs) -> Result<ExitCode> {
+    let (dir, _temp) = match &args.into {
+        Some(d) => (d.clone(), None),
+        None => {
+            let t = tempfile::Builder::new()
+                .prefix("copernic-demo-")
+                .tempdir()?;
+            (t.path().to_path_buf(), Some(t))
+        }
+    };
+    let ingestor = ingestor(open_store(&dir)?)?;
+    let ctx = copernic_pipeline::Context::new("demo", "demo/messages.jsonl");
+    let mut items = Vec::new();
+    let mut input = DEMO_SAMPLE;
+    copernic_pipeline::sources::jsonl::read(&mut input, &Mapping::default(), &ctx, &mut |i| {
+        items.push(i)
+    })?;
+    let mut summary = Summary::default();
+    for o in ingestor.ingest(items)? {
+        summary.add(&o);
+    }
+    eprintln!(
+        "demo: loaded {} real public messages ({} new, {} already there; {} in near-duplicate waves) into {}",
+        summary.read,
+        summary.imported,
+        summary.duplicates,
+        summary.in_waves,
+        dir.display()
+    );
+    eprintln!("      texts: banking77 (CC BY 4.0, PolyAI) and Allociné (MIT, T. Blard); see crates/copernic/demo/NOTICE.md");
+    if args.no_serve {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let state = AppState::new(ingestor, &ServerConfig::default());
+    runtime()?.block_on(async move {
+        let listener = bind(&args.listen).await?;
+        eprintln!(
+            "demo: open http://{} (Ctrl-C to stop)",
+            listener.local_addr()?
+        );
+        copernic_server::serve(
+            listener,
+            state,
+            &ServerConfig::default(),
+            copernic_server::shutdown_signal(),
+        )
+        .await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
