@@ -41,9 +41,12 @@ pub struct FileReport {
     pub error: Option<String>,
 }
 
-/// Records per write transaction: large enough to amortise the commit, small enough that a crash
-/// redoes little and memory stays small.
+/// Records per batch handed from the reader to the writer.
 const BATCH: usize = 4096;
+/// Records per write transaction, at most: the writer groups the batches that are waiting. Each
+/// commit flushes the full-text index into a new segment that must later be merged, so fewer,
+/// larger commits index much faster; a crash redoes at most this many (replays deduplicate).
+const MAX_TRANSACTION: usize = 32_768;
 /// How many rejects a report quotes.
 const QUOTED_REJECTS: usize = 5;
 
@@ -121,27 +124,42 @@ pub fn import_file(
     // Four batches in flight at most: the reader runs ahead of the writer, bounded.
     let (tx, rx) = sync_channel::<Vec<Prepared>>(4);
     let mapping = opts.mapping.clone();
-    let reader = std::thread::spawn(move || -> Result<(), SourceError> {
-        let mut batch = Vec::with_capacity(BATCH);
-        let mut receiver_gone = false;
-        let result = sources::read(format, &mut input, &mapping, &ctx, &mut |item: Item| {
-            if receiver_gone {
-                return;
+    let spawned = std::thread::Builder::new()
+        .name("copernic-read".into())
+        .spawn(move || -> Result<(), SourceError> {
+            let mut batch = Vec::with_capacity(BATCH);
+            let mut receiver_gone = false;
+            let result = sources::read(format, &mut input, &mapping, &ctx, &mut |item: Item| {
+                if receiver_gone {
+                    return;
+                }
+                batch.push(Prepared::new(item, &config));
+                if batch.len() >= BATCH {
+                    receiver_gone = tx
+                        .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
+                        .is_err();
+                }
+            });
+            if !batch.is_empty() && !receiver_gone {
+                let _ = tx.send(batch);
             }
-            batch.push(Prepared::new(item, &config));
-            if batch.len() >= BATCH {
-                receiver_gone = tx
-                    .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
-                    .is_err();
-            }
+            result
         });
-        if !batch.is_empty() && !receiver_gone {
-            let _ = tx.send(batch);
+    let reader = match spawned {
+        Ok(r) => r,
+        Err(e) => {
+            report.error = Some(format!("cannot start a reader thread: {e}"));
+            return Ok(report);
         }
-        result
-    });
+    };
     let mut store_error = None;
-    for batch in rx.iter() {
+    while let Ok(mut batch) = rx.recv() {
+        while batch.len() < MAX_TRANSACTION {
+            match rx.try_recv() {
+                Ok(more) => batch.extend(more),
+                Err(_) => break,
+            }
+        }
         match ingestor.write(batch) {
             Ok(outcomes) => {
                 for o in &outcomes {

@@ -64,6 +64,8 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::ui::router())
         .nest("/api/v1", routes::api::router())
         .nest("/hooks", routes::hooks::router())
+        .fallback(|| async { ApiError::NotFound("no such route; the API is under /api/v1".into()) })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         // Bodies are read as bytes with our own limit check (see routes::body), so axum's default
         // 2 MB cap must not cut first with a different error shape.
         .layer(axum::extract::DefaultBodyLimit::disable())

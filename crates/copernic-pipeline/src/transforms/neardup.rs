@@ -12,6 +12,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use copernic_core::text::fold;
+
 use copernic_core::MessageId;
 
 /// Settings of the detector.
@@ -37,30 +38,48 @@ impl Default for NearDupConfig {
     }
 }
 
+/// Words beyond this many do not change a fingerprint: long texts that share their first 256
+/// words are near-duplicates for our purpose, and hashing stays bounded per message.
+const MAX_WORDS: usize = 256;
+
 /// The fingerprint of `text`, or 0 when it is too short to be compared (0 means "none").
 pub fn fingerprint(text: &str, min_words: usize) -> u64 {
-    let folded = fold(text);
-    // URLs, @mentions and bare numbers are what bots vary between copies: leave them out.
-    let words: Vec<&str> = folded
-        .split(|c: char| c.is_whitespace())
-        .filter(|w| !w.starts_with("http") && !w.starts_with('@') && !w.starts_with("www."))
-        .flat_map(|w| w.split(|c: char| !c.is_alphanumeric()))
-        .filter(|w| !w.is_empty() && !w.chars().all(|c| c.is_ascii_digit()))
-        .collect();
-    if words.len() < min_words.max(1) {
-        return 0;
-    }
     let mut weights = [0i32; 64];
     let mut add = |h: u64| {
         for (bit, w) in weights.iter_mut().enumerate() {
-            *w += if h >> bit & 1 == 1 { 1 } else { -1 };
+            *w += ((h >> bit) & 1) as i32 * 2 - 1;
         }
     };
-    for w in &words {
-        add(hash(w.as_bytes(), 0));
+    let mut words = 0usize;
+    let mut previous = 0u64;
+    let mut word = String::new();
+    for raw in text.split_whitespace() {
+        // URLs, @mentions and bare numbers are what bots vary between copies: leave them out.
+        if raw.starts_with("http") || raw.starts_with('@') || raw.starts_with("www.") {
+            continue;
+        }
+        for part in raw.split(|c: char| !c.is_alphanumeric()) {
+            if part.is_empty() || part.bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            fold_into(part, &mut word);
+            let h = hash(word.as_bytes(), 0);
+            add(h);
+            if words > 0 {
+                add(hash(&previous.to_le_bytes(), h));
+            }
+            previous = h;
+            words += 1;
+            if words >= MAX_WORDS {
+                break;
+            }
+        }
+        if words >= MAX_WORDS {
+            break;
+        }
     }
-    for pair in words.windows(2) {
-        add(hash(pair[0].as_bytes(), hash(pair[1].as_bytes(), 1)));
+    if words < min_words.max(1) {
+        return 0;
     }
     let mut fp = 0u64;
     for (bit, w) in weights.iter().enumerate() {
@@ -70,6 +89,16 @@ pub fn fingerprint(text: &str, min_words: usize) -> u64 {
     }
     // 0 is reserved for "no fingerprint".
     fp.max(1)
+}
+
+/// Case- and accent-folds `part` into `out`; ASCII, most of the text, skips Unicode tables.
+fn fold_into(part: &str, out: &mut String) {
+    out.clear();
+    if part.is_ascii() {
+        out.extend(part.bytes().map(|b| b.to_ascii_lowercase() as char));
+    } else {
+        out.push_str(&fold(part));
+    }
 }
 
 /// FNV-1a with a splitmix64 finish, so every output bit depends on every input byte (SimHash
@@ -89,8 +118,9 @@ fn hash(bytes: &[u8], seed: u64) -> u64 {
 
 struct Entry {
     id: MessageId,
-    fingerprint: u64,
     wave: Option<MessageId>,
+    /// Sequence number of the latest message seen with this fingerprint.
+    last_seq: u64,
 }
 
 /// What the detector decided for one message.
@@ -102,13 +132,17 @@ pub struct Assignment {
     pub new_head: Option<MessageId>,
 }
 
-/// The sliding-window detector.
+/// The sliding-window detector. Identical fingerprints share one entry (a flood of exact copies
+/// costs one slot and keeps candidate lists short); the window counts messages, not entries.
 pub struct NearDup {
     config: NearDupConfig,
-    /// Entries in arrival order; `first_seq` is the sequence number of the front.
-    entries: VecDeque<Entry>,
-    first_seq: u64,
-    /// (band number, band value) → sequence numbers of the entries having it.
+    /// One entry per distinct fingerprint in the window.
+    entries: HashMap<u64, Entry>,
+    /// (sequence number, fingerprint) in arrival order; a pair whose entry was seen again later
+    /// is stale and skipped at eviction.
+    order: VecDeque<(u64, u64)>,
+    next_seq: u64,
+    /// (band number, band value) → fingerprints having it.
     bands: HashMap<(u8, u16), Vec<u64>>,
 }
 
@@ -116,8 +150,9 @@ impl NearDup {
     pub fn new(config: NearDupConfig) -> NearDup {
         NearDup {
             config,
-            entries: VecDeque::new(),
-            first_seq: 0,
+            entries: HashMap::new(),
+            order: VecDeque::new(),
+            next_seq: 0,
             bands: HashMap::new(),
         }
     }
@@ -131,34 +166,77 @@ impl NearDup {
         if fingerprint == 0 {
             return;
         }
-        let seq = self.first_seq + self.entries.len() as u64;
-        for (band, value) in bands(fingerprint) {
-            self.bands.entry((band, value)).or_default().push(seq);
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        match self.entries.get_mut(&fingerprint) {
+            Some(e) => {
+                e.last_seq = seq;
+                if e.wave.is_none() {
+                    e.wave = wave;
+                }
+            }
+            None => {
+                for key in bands(fingerprint) {
+                    self.bands.entry(key).or_default().push(fingerprint);
+                }
+                self.entries.insert(
+                    fingerprint,
+                    Entry {
+                        id,
+                        wave,
+                        last_seq: seq,
+                    },
+                );
+            }
         }
-        self.entries.push_back(Entry {
-            id,
-            fingerprint,
-            wave,
-        });
-        while self.entries.len() > self.config.window {
+        self.order.push_back((seq, fingerprint));
+        while self.order.len() > self.config.window {
             self.evict();
         }
     }
 
     fn evict(&mut self) {
-        let Some(old) = self.entries.pop_front() else {
+        let Some((seq, fp)) = self.order.pop_front() else {
             return;
         };
-        let seq = self.first_seq;
-        self.first_seq += 1;
-        for key in bands(old.fingerprint) {
-            if let Some(list) = self.bands.get_mut(&key) {
-                list.retain(|&s| s != seq);
-                if list.is_empty() {
-                    self.bands.remove(&key);
+        if self.entries.get(&fp).is_some_and(|e| e.last_seq == seq) {
+            self.entries.remove(&fp);
+            for key in bands(fp) {
+                if let Some(list) = self.bands.get_mut(&key) {
+                    list.retain(|&f| f != fp);
+                    if list.is_empty() {
+                        self.bands.remove(&key);
+                    }
                 }
             }
         }
+    }
+
+    /// The closest fingerprint within the distance, the earliest on ties.
+    fn closest(&self, id: MessageId, fingerprint: u64) -> Option<u64> {
+        if let Some(e) = self.entries.get(&fingerprint) {
+            // A replay of the same message is a duplicate, not a near-duplicate of itself.
+            if e.id != id {
+                return Some(fingerprint);
+            }
+        }
+        let mut best: Option<(u32, u64, u64)> = None;
+        for key in bands(fingerprint) {
+            let Some(list) = self.bands.get(&key) else {
+                continue;
+            };
+            for &fp in list {
+                let d = (fp ^ fingerprint).count_ones();
+                if d == 0 || d > self.config.max_distance {
+                    continue;
+                }
+                let seq = self.entries.get(&fp).map_or(u64::MAX, |e| e.last_seq);
+                if best.is_none_or(|(bd, bs, _)| (d, seq) < (bd, bs)) {
+                    best = Some((d, seq, fp));
+                }
+            }
+        }
+        best.map(|(_, _, fp)| fp)
     }
 
     /// Decides the wave of a new message and adds it to the window.
@@ -166,37 +244,19 @@ impl NearDup {
         if fingerprint == 0 {
             return Assignment::default();
         }
-        let mut best: Option<(u32, u64)> = None;
-        for key in bands(fingerprint) {
-            let Some(list) = self.bands.get(&key) else {
-                continue;
-            };
-            for &seq in list {
-                let e = &self.entries[(seq - self.first_seq) as usize];
-                // A replay of the same message is a duplicate, not a near-duplicate of itself.
-                if e.id == id {
-                    continue;
-                }
-                let d = (e.fingerprint ^ fingerprint).count_ones();
-                // Earliest closest match: waves keep their first head.
-                if d <= self.config.max_distance && best.is_none_or(|(bd, bs)| (d, seq) < (bd, bs))
-                {
-                    best = Some((d, seq));
-                }
-            }
-        }
         let mut out = Assignment::default();
-        if let Some((_, seq)) = best {
-            let e = &mut self.entries[(seq - self.first_seq) as usize];
-            let head = match e.wave {
-                Some(w) => w,
-                None => {
-                    e.wave = Some(e.id);
-                    out.new_head = Some(e.id);
-                    e.id
-                }
-            };
-            out.wave = Some(head);
+        if let Some(fp) = self.closest(id, fingerprint) {
+            if let Some(e) = self.entries.get_mut(&fp) {
+                let head = match e.wave {
+                    Some(w) => w,
+                    None => {
+                        e.wave = Some(e.id);
+                        out.new_head = Some(e.id);
+                        e.id
+                    }
+                };
+                out.wave = Some(head);
+            }
         }
         self.remember(id, fingerprint, out.wave);
         out
@@ -295,7 +355,7 @@ mod tests {
             ),
         );
         assert_eq!(nd.assign(id(3), fp).wave, None, "id(0) left the window");
-        assert!(nd.entries.len() <= 2);
+        assert!(nd.entries.len() <= 2 && nd.order.len() <= 2);
         let live: usize = nd.bands.values().map(Vec::len).sum();
         assert_eq!(
             live,

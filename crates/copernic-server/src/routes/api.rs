@@ -1,7 +1,7 @@
 //! `/api/v1`: ingest and read messages, rejects, waves.
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -14,7 +14,7 @@ use copernic_store::{MessageQuery, RejectQuery};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{ingest, ingest_status, read_body, request_input};
+use super::{ingest, ingest_status, read_body, request_input, ApiPath, ApiQuery};
 use crate::{ApiError, AppState};
 
 pub fn router() -> Router<AppState> {
@@ -58,7 +58,7 @@ struct IngestParams {
 
 async fn post_messages(
     State(s): State<AppState>,
-    Query(p): Query<IngestParams>,
+    ApiQuery(p): ApiQuery<IngestParams>,
     body: Body,
 ) -> Result<impl IntoResponse, ApiError> {
     let body = read_body(body, s.limits.max_document_bytes).await?;
@@ -103,7 +103,7 @@ fn parse_id(s: &str) -> Result<MessageId, ApiError> {
 
 async fn list_messages(
     State(s): State<AppState>,
-    Query(p): Query<ListParams>,
+    ApiQuery(p): ApiQuery<ListParams>,
 ) -> Result<impl IntoResponse, ApiError> {
     let q = MessageQuery {
         workspace: None,
@@ -132,7 +132,7 @@ async fn list_messages(
 
 async fn get_message(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let id = parse_id(&id)?;
     let store = s.store.clone();
@@ -144,7 +144,7 @@ async fn get_message(
 
 async fn get_message_raw(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let id = parse_id(&id)?;
     let store = s.store.clone();
@@ -163,7 +163,7 @@ struct RejectParams {
 
 async fn list_rejects(
     State(s): State<AppState>,
-    Query(p): Query<RejectParams>,
+    ApiQuery(p): ApiQuery<RejectParams>,
 ) -> Result<impl IntoResponse, ApiError> {
     let q = RejectQuery {
         workspace: None,
@@ -178,7 +178,7 @@ async fn list_rejects(
 
 async fn get_reject_raw(
     State(s): State<AppState>,
-    Path(seq): Path<i64>,
+    ApiPath(seq): ApiPath<i64>,
 ) -> Result<impl IntoResponse, ApiError> {
     let store = s.store.clone();
     match blocking(move || store.reject_raw(seq)).await? {
@@ -195,7 +195,7 @@ struct WaveParams {
 
 async fn list_waves(
     State(s): State<AppState>,
-    Query(p): Query<WaveParams>,
+    ApiQuery(p): ApiQuery<WaveParams>,
 ) -> Result<impl IntoResponse, ApiError> {
     let store = s.store.clone();
     let limit = p.limit.unwrap_or(50).clamp(1, 1000);

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -20,7 +20,7 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Deserializer};
 use sha2::Sha256;
 
-use super::{ingest, ingest_status, read_body, request_input};
+use super::{ingest, ingest_status, read_body, request_input, ApiPath, ApiQuery};
 use crate::{ApiError, AppState};
 
 /// How a webhook's body is read.
@@ -97,8 +97,8 @@ fn lookup<'a>(s: &'a AppState, name: &str) -> Result<&'a WebhookConfig, ApiError
 /// The GET handshake: `hub.mode=subscribe`, `hub.verify_token`, `hub.challenge` → the challenge.
 async fn verify(
     State(s): State<AppState>,
-    Path(name): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
+    ApiPath(name): ApiPath<String>,
+    ApiQuery(q): ApiQuery<HashMap<String, String>>,
 ) -> Result<impl IntoResponse, ApiError> {
     let hook = lookup(&s, &name)?;
     let Some(expected) = hook.verify_token.as_deref() else {
@@ -121,7 +121,7 @@ async fn verify(
 
 async fn deliver(
     State(s): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<impl IntoResponse, ApiError> {
