@@ -101,6 +101,20 @@ impl SqliteStore {
         &self.path
     }
 
+    /// SQLite's integrity check and the full-text index's own: the problems found, none when sound.
+    pub fn integrity_check(&self) -> Result<Vec<String>> {
+        let conn = lock(&self.writer);
+        let mut stmt = conn.prepare("PRAGMA integrity_check")?;
+        let mut problems: Vec<String> = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<std::result::Result<_, _>>()?;
+        problems.retain(|p| p != "ok");
+        if let Err(e) = conn.execute("INSERT INTO messages_fts(messages_fts) VALUES ('integrity-check')", []) {
+            problems.push(format!("full-text index: {e}"));
+        }
+        Ok(problems)
+    }
+
     fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let conn = match lock(&self.readers).pop() {
             Some(c) => c,

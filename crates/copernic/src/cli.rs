@@ -38,6 +38,8 @@ pub enum Command {
     Rejects(RejectsArgs),
     /// List near-duplicate waves (copy-paste campaigns, bot floods), largest first.
     Waves(WavesArgs),
+    /// Count what is stored, and check the store's integrity.
+    Stats(StatsArgs),
     /// Serve the API, webhooks, feed polling and the web UI.
     Serve(ServeArgs),
     /// Load the bundled sample of real public messages into a fresh store and serve it.
@@ -149,6 +151,16 @@ pub struct WavesArgs {
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
     /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Also run SQLite's integrity check (reads the whole file).
+    #[arg(long)]
+    pub check: bool,
+    /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
 }

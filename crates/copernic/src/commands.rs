@@ -17,7 +17,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::cli::{
-    Cli, Command, DemoArgs, ImportArgs, MessagesArgs, RejectsArgs, ServeArgs, WavesArgs,
+    Cli, Command, DemoArgs, ImportArgs, MessagesArgs, RejectsArgs, ServeArgs, StatsArgs, WavesArgs,
 };
 
 /// The demo sample, embedded so the binary needs no file beside it.
@@ -34,6 +34,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Messages(args) => messages(&cli.data, args),
         Command::Rejects(args) => rejects(&cli.data, args),
         Command::Waves(args) => waves(&cli.data, args),
+        Command::Stats(args) => stats(&cli.data, args),
         Command::Serve(args) => serve(&cli.data, args),
         Command::Demo(args) => demo(args),
         Command::Bench(cmd) => crate::bench::run(cmd),
@@ -294,6 +295,31 @@ fn waves(data: &Path, args: WavesArgs) -> Result<ExitCode> {
         eprintln!("no near-duplicate wave");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn stats(data: &Path, args: StatsArgs) -> Result<ExitCode> {
+    let store = open_store(data)?;
+    let stats = store.stats(None)?;
+    let problems = if args.check { Some(store.integrity_check()?) } else { None };
+    if args.json {
+        let mut v = serde_json::to_value(&stats)?;
+        if let Some(p) = &problems {
+            v["integrity"] = serde_json::json!(if p.is_empty() { "ok".to_string() } else { p.join("; ") });
+        }
+        println!("{v}");
+    } else {
+        println!(
+            "messages {}  rejects {}  waves {} ({} messages in waves)",
+            stats.messages, stats.rejects, stats.waves, stats.messages_in_waves
+        );
+        if let Some(p) = &problems {
+            println!("integrity: {}", if p.is_empty() { "ok".to_string() } else { p.join("; ") });
+        }
+    }
+    Ok(match problems {
+        Some(p) if !p.is_empty() => ExitCode::FAILURE,
+        _ => ExitCode::SUCCESS,
+    })
 }
 
 fn load_config(path: Option<&Path>) -> Result<ServerConfig> {
