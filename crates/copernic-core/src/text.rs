@@ -194,6 +194,28 @@ pub fn fold(s: &str) -> String {
         .collect()
 }
 
+/// The search tokens of `text`: maximal runs of letters and digits, case- and accent-folded
+/// (`L'Été 2024!` → `l`, `ete`, `2024`). The one definition of a word for search, phrases and
+/// listening queries, so that what is indexed and what is verified always agree.
+pub fn tokens(text: &str) -> impl Iterator<Item = std::borrow::Cow<'_, str>> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|t| !t.is_empty())
+        .map(fold_token)
+}
+
+/// Folds one token; ASCII, most tokens, skips the Unicode tables.
+pub fn fold_token(t: &str) -> std::borrow::Cow<'_, str> {
+    if t.bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    {
+        std::borrow::Cow::Borrowed(t)
+    } else if t.is_ascii() {
+        std::borrow::Cow::Owned(t.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Owned(fold(t))
+    }
+}
+
 /// Parses the date formats found in exports and APIs: RFC 3339 / ISO 8601 (with or without zone,
 /// `T` or space), RFC 2822 (mail, RSS), Twitter's `Wed Oct 10 20:19:24 +0000 2018`, a bare date,
 /// and Unix time in seconds or milliseconds. A time without zone is taken as UTC.
@@ -318,6 +340,17 @@ mod tests {
         for (html, want) in cases {
             assert_eq!(html_to_text(html), want, "input {html:?}");
         }
+    }
+
+    #[test]
+    fn tokens_are_folded_words() {
+        let t: Vec<String> = tokens("L'Été 2024! Ça va? re-do ŒUVRE naïve")
+            .map(|t| t.into_owned())
+            .collect();
+        assert_eq!(
+            t,
+            ["l", "ete", "2024", "ca", "va", "re", "do", "œuvre", "naive"]
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ fn msg(source: &str, ext: &str, text: &str, minute: i64) -> Ingested {
         message: m,
         fingerprint: minute as u64,
         wave: None,
+        terms: Vec::new(),
     }
 }
 
@@ -31,6 +32,7 @@ fn write(store: &dyn Store, messages: &[Ingested]) -> Vec<WriteOutcome> {
 pub fn run_all(store: &dyn Store) {
     replay_is_a_duplicate(store);
     search_folds_case_and_accents(store);
+    search_survives_many_small_writes(store);
     threads_resolve_from_parent(store);
     rejects_are_kept_once_per_position(store);
     waves_group_near_duplicates(store);
@@ -92,6 +94,42 @@ pub fn search_folds_case_and_accents(store: &dyn Store) {
     assert_eq!(search("\"tres froid\""), vec!["1"]);
     assert!(search("absent").is_empty());
     assert!(search("AND OR NOT ( :").is_empty());
+}
+
+/// Many one-message writes (the HTTP path) stay searchable as the index merges them.
+pub fn search_survives_many_small_writes(store: &dyn Store) {
+    for i in 0..70 {
+        let word = if i % 7 == 0 { "septième" } else { "autre" };
+        write(
+            store,
+            &[msg(
+                "small",
+                &i.to_string(),
+                &format!("message numéro {i} {word}"),
+                i,
+            )],
+        );
+    }
+    let q = |s: &str| MessageQuery {
+        search: Some(s.into()),
+        source: Some("small".into()),
+        limit: 100,
+        ..Default::default()
+    };
+    assert_eq!(store.messages(&q("septieme")).unwrap().len(), 10);
+    assert_eq!(store.messages(&q("numero")).unwrap().len(), 70);
+    assert_eq!(
+        store.messages(&q("\"numero 63 septieme\"")).unwrap().len(),
+        1
+    );
+    let paged = store
+        .messages(&MessageQuery {
+            limit: 5,
+            ..q("autre")
+        })
+        .unwrap();
+    assert_eq!(paged.len(), 5);
+    assert_eq!(paged[0].ingested.message.external_id, "69");
 }
 
 /// A reply without a known root joins its parent's thread.

@@ -3,6 +3,7 @@
 //! the same [`conformance`] suite. Only this crate knows SQL.
 
 pub mod conformance;
+pub mod search;
 mod sqlite;
 
 use chrono::{DateTime, Utc};

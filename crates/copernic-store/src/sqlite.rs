@@ -8,7 +8,7 @@ use copernic_core::{Author, Ingested, Message, MessageId, Position, Reject};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 
 use crate::{
-    FeedState, Fingerprint, MessageQuery, RejectQuery, Result, Stats, Store, StoreError,
+    search, FeedState, Fingerprint, MessageQuery, RejectQuery, Result, Stats, Store, StoreError,
     StoredMessage, StoredReject, Wave, WriteBatch, WriteOutcome, REJECT_RAW_LIMIT,
 };
 
@@ -18,9 +18,10 @@ pub const DB_FILE: &str = "copernic.db";
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
 /// Never edit one that has shipped: append a new one.
 const MIGRATIONS: &[&str] = &[r#"
+-- Ids are the 16 bytes of MessageId: half the size of hex in rows and in the unique index.
 CREATE TABLE messages (
     seq INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
+    id BLOB NOT NULL UNIQUE,
     workspace TEXT NOT NULL,
     source TEXT NOT NULL,
     external_id TEXT NOT NULL,
@@ -29,8 +30,8 @@ CREATE TABLE messages (
     author_id TEXT,
     author_handle TEXT,
     author_name TEXT,
-    thread_id TEXT NOT NULL,
-    in_reply_to TEXT,
+    thread_id BLOB NOT NULL,
+    in_reply_to BLOB,
     title TEXT,
     text TEXT NOT NULL,
     created_at INTEGER NOT NULL,
@@ -39,15 +40,21 @@ CREATE TABLE messages (
     lang TEXT,
     tags TEXT,
     fingerprint INTEGER NOT NULL,
-    wave TEXT,
+    wave BLOB,
     raw BLOB NOT NULL
 );
 CREATE INDEX messages_wave ON messages(wave) WHERE wave IS NOT NULL;
--- Full-text index over title and text. unicode61 with remove_diacritics 2 folds case and
--- accents for every script SQLite knows, so "cafe" finds "Café" in French and English alike.
-CREATE VIRTUAL TABLE messages_fts USING fts5(
-    title, text, content='messages', content_rowid='seq',
-    tokenize = 'unicode61 remove_diacritics 2'
+CREATE INDEX messages_thread ON messages(thread_id);
+-- The search index (see search.rs): one row per term per segment.
+CREATE TABLE search_postings (
+    term TEXT NOT NULL,
+    segment INTEGER NOT NULL,
+    docs BLOB NOT NULL,
+    PRIMARY KEY (term, segment)
+) WITHOUT ROWID;
+CREATE TABLE search_segments (
+    segment INTEGER PRIMARY KEY,
+    docs INTEGER NOT NULL
 );
 CREATE TABLE rejects (
     seq INTEGER PRIMARY KEY,
@@ -109,8 +116,24 @@ impl SqliteStore {
             .query_map([], |r| r.get::<_, String>(0))?
             .collect::<std::result::Result<_, _>>()?;
         problems.retain(|p| p != "ok");
-        if let Err(e) = conn.execute("INSERT INTO messages_fts(messages_fts) VALUES ('integrity-check')", []) {
-            problems.push(format!("full-text index: {e}"));
+        // Every posting list decodes and names stored messages only.
+        let mut stmt = conn.prepare("SELECT term, docs FROM search_postings")?;
+        let mut rows = stmt.query([])?;
+        let max_seq: i64 =
+            conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM messages", [], |r| {
+                r.get(0)
+            })?;
+        let mut seqs = Vec::new();
+        while let Some(r) = rows.next()? {
+            let term: String = r.get(0)?;
+            seqs.clear();
+            match search::decode(&r.get::<_, Vec<u8>>(1)?, &mut seqs) {
+                Ok(()) if seqs.iter().all(|&s| s > 0 && s <= max_seq) => {}
+                Ok(()) => problems.push(format!(
+                    "search index: term {term:?} names a message that is not stored"
+                )),
+                Err(e) => problems.push(format!("search index: term {term:?}: {e}")),
+            }
         }
         Ok(problems)
     }
@@ -183,13 +206,15 @@ fn from_ms(v: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(v).unwrap_or_default()
 }
 
-fn parse_id(s: &str) -> Result<MessageId> {
-    s.parse()
-        .map_err(|e: copernic_core::message::BadMessageId| StoreError::Corrupt(e.to_string()))
+fn parse_id(b: &[u8]) -> Result<MessageId> {
+    let bytes: [u8; 16] = b
+        .try_into()
+        .map_err(|_| StoreError::Corrupt(format!("a message id has {} bytes, not 16", b.len())))?;
+    Ok(MessageId(bytes))
 }
 
-fn opt_id(s: Option<String>) -> Result<Option<MessageId>> {
-    s.as_deref().map(parse_id).transpose()
+fn opt_id(b: Option<Vec<u8>>) -> Result<Option<MessageId>> {
+    b.as_deref().map(parse_id).transpose()
 }
 
 const MESSAGE_COLUMNS: &str = "seq, id, workspace, source, external_id, channel, direction, \
@@ -203,9 +228,9 @@ fn message_from_row(r: &Row<'_>) -> Result<StoredMessage> {
         Some(t) => serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         None => Vec::new(),
     };
-    let thread: String = r.get(10)?;
+    let thread: Vec<u8> = r.get(10)?;
     let message = Message {
-        id: parse_id(&r.get::<_, String>(1)?)?,
+        id: parse_id(&r.get::<_, Vec<u8>>(1)?)?,
         workspace: r.get(2)?,
         source: r.get(3)?,
         external_id: r.get(4)?,
@@ -233,44 +258,27 @@ fn message_from_row(r: &Row<'_>) -> Result<StoredMessage> {
             message,
             fingerprint: r.get::<_, i64>(19)? as u64,
             wave: opt_id(r.get(20)?)?,
+            terms: Vec::new(),
         },
     })
 }
 
-/// Turns the user's words into an FTS5 query that cannot be a syntax error: each word is quoted
-/// (so `AND`, `-` or `:` are just text), a trailing `*` stays a prefix, `"..."` stays a phrase.
-pub fn fts_query(search: &str) -> Option<String> {
-    let mut terms = Vec::new();
-    let mut rest = search.trim();
-    while !rest.is_empty() {
-        if let Some(after) = rest.strip_prefix('"') {
-            let end = after.find('"').unwrap_or(after.len());
-            let phrase = after[..end].trim();
-            if !phrase.is_empty() {
-                terms.push(format!("\"{}\"", phrase.replace('"', "")));
-            }
-            rest = after.get(end + 1..).unwrap_or("").trim_start();
-            continue;
+fn query_messages(
+    c: &Connection,
+    sql: &str,
+    args: &[rusqlite::types::Value],
+    keep: impl Fn(&StoredMessage) -> bool,
+) -> Result<Vec<StoredMessage>> {
+    let mut stmt = c.prepare_cached(sql)?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(args.iter()))?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let m = message_from_row(r)?;
+        if keep(&m) {
+            out.push(m);
         }
-        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-        let word = &rest[..end];
-        rest = rest[end..].trim_start();
-        let (word, prefix) = match word.strip_suffix('*') {
-            Some(w) => (w, true),
-            None => (word, false),
-        };
-        let word = word.replace('"', "");
-        // Words with no letter or digit would tokenise to nothing and match nothing.
-        if !word.chars().any(char::is_alphanumeric) {
-            continue;
-        }
-        terms.push(if prefix {
-            format!("\"{word}\"*")
-        } else {
-            format!("\"{word}\"")
-        });
     }
-    (!terms.is_empty()).then(|| terms.join(" "))
+    Ok(out)
 }
 
 impl Store for SqliteStore {
@@ -278,6 +286,7 @@ impl Store for SqliteStore {
         let mut conn = lock(&self.writer);
         let tx = conn.transaction()?;
         let mut outcomes = Vec::with_capacity(batch.messages.len());
+        let mut inserted: Vec<i64> = Vec::new();
         {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO messages (id, workspace, source, external_id, channel, direction, \
@@ -288,9 +297,7 @@ impl Store for SqliteStore {
                    ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21) \
                  ON CONFLICT (id) DO NOTHING",
             )?;
-            let mut index = tx.prepare_cached(
-                "INSERT INTO messages_fts (rowid, title, text) VALUES (?1, ?2, ?3)",
-            )?;
+            let mut computed: Vec<Vec<String>> = Vec::new();
             for ing in batch.messages {
                 let m = &ing.message;
                 let tags = if m.tags.is_empty() {
@@ -302,7 +309,7 @@ impl Store for SqliteStore {
                     )
                 };
                 let changed = insert.execute(params![
-                    m.id.to_hex(),
+                    &m.id.0[..],
                     m.workspace,
                     m.source,
                     m.external_id,
@@ -311,8 +318,8 @@ impl Store for SqliteStore {
                     m.author.id,
                     m.author.handle,
                     m.author.name,
-                    m.thread_id.map(|t| t.to_hex()),
-                    m.in_reply_to.map(|t| t.to_hex()),
+                    m.thread_id.as_ref().map(|t| &t.0[..]),
+                    m.in_reply_to.as_ref().map(|t| &t.0[..]),
                     m.title,
                     m.text,
                     ms(m.created_at),
@@ -321,11 +328,14 @@ impl Store for SqliteStore {
                     m.lang,
                     tags,
                     ing.fingerprint as i64,
-                    ing.wave.map(|w| w.to_hex()),
+                    ing.wave.as_ref().map(|w| &w.0[..]),
                     m.raw,
                 ])?;
                 if changed == 1 {
-                    index.execute(params![tx.last_insert_rowid(), m.title, m.text])?;
+                    if ing.terms.is_empty() {
+                        computed.push(search::terms_of(m.title.as_deref(), &m.text));
+                    }
+                    inserted.push(tx.last_insert_rowid());
                     outcomes.push(WriteOutcome::Inserted);
                 } else {
                     outcomes.push(WriteOutcome::Duplicate);
@@ -334,8 +344,26 @@ impl Store for SqliteStore {
             let mut head =
                 tx.prepare_cached("UPDATE messages SET wave = ?1 WHERE id = ?1 AND wave IS NULL")?;
             for id in batch.wave_heads {
-                head.execute(params![id.to_hex()])?;
+                head.execute(params![&id.0[..]])?;
             }
+            // The index of the messages just inserted, in the same transaction.
+            let mut computed = computed.iter();
+            let docs: Vec<(i64, &[String])> = batch
+                .messages
+                .iter()
+                .zip(&outcomes)
+                .filter(|(_, o)| **o == WriteOutcome::Inserted)
+                .zip(&inserted)
+                .map(|((ing, _), seq)| {
+                    let terms: &[String] = if ing.terms.is_empty() {
+                        computed.next().map(Vec::as_slice).unwrap_or(&[])
+                    } else {
+                        &ing.terms
+                    };
+                    (*seq, terms)
+                })
+                .collect();
+            search::write_segment(&tx, &docs)?;
             let mut reject = tx.prepare_cached(
                 "INSERT INTO rejects (workspace, source, position_key, position, field, reason, raw, at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
@@ -365,24 +393,15 @@ impl Store for SqliteStore {
     }
 
     fn messages(&self, q: &MessageQuery) -> Result<Vec<StoredMessage>> {
+        let limit = if q.limit == 0 { 50 } else { q.limit };
         let mut sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE 1=1");
         let mut args: Vec<rusqlite::types::Value> = Vec::new();
-        // Each clause's `?`s all stand for the one value it adds.
         let mut add = |clause: &str, v: rusqlite::types::Value| {
             args.push(v);
+            // Each clause's `?`s all stand for the one value it adds.
             sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
         };
         use rusqlite::types::Value as V;
-        if let Some(search) = q.search.as_deref() {
-            match fts_query(search) {
-                Some(fts) => add(
-                    " AND seq IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)",
-                    V::Text(fts),
-                ),
-                // Nothing searchable in the words: nothing matches.
-                None => return Ok(Vec::new()),
-            }
-        }
         if let Some(v) = &q.workspace {
             add(" AND workspace = ?", V::Text(v.clone()));
         }
@@ -400,10 +419,10 @@ impl Store for SqliteStore {
             );
         }
         if let Some(v) = q.wave {
-            add(" AND wave = ?", V::Text(v.to_hex()));
+            add(" AND wave = ?", V::Blob(v.0.to_vec()));
         }
         if let Some(v) = q.thread {
-            add(" AND thread_id = ?", V::Text(v.to_hex()));
+            add(" AND thread_id = ?", V::Blob(v.0.to_vec()));
         }
         if let Some(v) = q.since {
             add(" AND created_at >= ?", V::Integer(ms(v)));
@@ -414,14 +433,38 @@ impl Store for SqliteStore {
         if let Some(v) = q.before_seq {
             add(" AND seq < ?", V::Integer(v));
         }
-        let limit = if q.limit == 0 { 50 } else { q.limit };
-        sql.push_str(&format!(" ORDER BY seq DESC LIMIT {limit}"));
+        let Some(search_text) = q.search.as_deref() else {
+            sql.push_str(&format!(" ORDER BY seq DESC LIMIT {limit}"));
+            return self.with_reader(|c| query_messages(c, &sql, &args, |_| true));
+        };
+        // Nothing searchable in the words: nothing matches.
+        let Some(search) = search::Search::parse(search_text) else {
+            return Ok(Vec::new());
+        };
         self.with_reader(|c| {
-            let mut stmt = c.prepare_cached(&sql)?;
-            let mut rows = stmt.query(rusqlite::params_from_iter(args.iter()))?;
+            let candidates = search::candidates(c, &search)?;
             let mut out = Vec::new();
-            while let Some(r) = rows.next()? {
-                out.push(message_from_row(r)?);
+            // Newest first, a chunk of candidates at a time, the other filters applied by SQL and
+            // phrases checked on the text, until the page is full.
+            for chunk in candidates.rchunks(512) {
+                let list = chunk
+                    .iter()
+                    .rev()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let chunk_sql = format!("{sql} AND seq IN ({list}) ORDER BY seq DESC");
+                let found = query_messages(c, &chunk_sql, &args, |m| {
+                    search.phrases_match(
+                        m.ingested.message.title.as_deref(),
+                        &m.ingested.message.text,
+                    )
+                })?;
+                out.extend(found);
+                if out.len() >= limit {
+                    out.truncate(limit);
+                    break;
+                }
             }
             Ok(out)
         })
@@ -432,7 +475,7 @@ impl Store for SqliteStore {
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1"
             ))?;
-            let mut rows = stmt.query(params![id.to_hex()])?;
+            let mut rows = stmt.query(params![&id.0[..]])?;
             match rows.next()? {
                 Some(r) => Ok(Some(message_from_row(r)?)),
                 None => Ok(None),
@@ -444,7 +487,7 @@ impl Store for SqliteStore {
         self.with_reader(|c| {
             Ok(c.query_row(
                 "SELECT raw FROM messages WHERE id = ?1",
-                params![id.to_hex()],
+                params![&id.0[..]],
                 |r| r.get(0),
             )
             .optional()?)
@@ -511,7 +554,7 @@ impl Store for SqliteStore {
             let mut out = Vec::new();
             while let Some(r) = rows.next()? {
                 out.push(Wave {
-                    head: parse_id(&r.get::<_, String>(0)?)?,
+                    head: parse_id(&r.get::<_, Vec<u8>>(0)?)?,
                     size: r.get::<_, i64>(1)? as u64,
                     distinct_authors: r.get::<_, i64>(2)? as u64,
                     first_at: from_ms(r.get(3)?),
@@ -532,7 +575,7 @@ impl Store for SqliteStore {
             let mut out = Vec::new();
             while let Some(r) = rows.next()? {
                 out.push(Fingerprint {
-                    id: parse_id(&r.get::<_, String>(0)?)?,
+                    id: parse_id(&r.get::<_, Vec<u8>>(0)?)?,
                     fingerprint: r.get::<_, i64>(1)? as u64,
                     wave: opt_id(r.get(2)?)?,
                 });
@@ -596,25 +639,5 @@ impl Store for SqliteStore {
             params![url, state.etag, state.last_modified, state.checked_at.map(ms)],
         )?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fts_query_never_passes_syntax_through() {
-        assert_eq!(
-            fts_query("café crème").as_deref(),
-            Some("\"café\" \"crème\"")
-        );
-        assert_eq!(fts_query("rembours*").as_deref(), Some("\"rembours\"*"));
-        assert_eq!(
-            fts_query("\"carte bleue\" NOT").as_deref(),
-            Some("\"carte bleue\" \"NOT\"")
-        );
-        assert_eq!(fts_query("-- : ( )"), None);
-        assert_eq!(fts_query("a\"b").as_deref(), Some("\"ab\""));
     }
 }

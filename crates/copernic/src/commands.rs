@@ -300,11 +300,19 @@ fn waves(data: &Path, args: WavesArgs) -> Result<ExitCode> {
 fn stats(data: &Path, args: StatsArgs) -> Result<ExitCode> {
     let store = open_store(data)?;
     let stats = store.stats(None)?;
-    let problems = if args.check { Some(store.integrity_check()?) } else { None };
+    let problems = if args.check {
+        Some(store.integrity_check()?)
+    } else {
+        None
+    };
     if args.json {
         let mut v = serde_json::to_value(&stats)?;
         if let Some(p) = &problems {
-            v["integrity"] = serde_json::json!(if p.is_empty() { "ok".to_string() } else { p.join("; ") });
+            v["integrity"] = serde_json::json!(if p.is_empty() {
+                "ok".to_string()
+            } else {
+                p.join("; ")
+            });
         }
         println!("{v}");
     } else {
@@ -313,7 +321,14 @@ fn stats(data: &Path, args: StatsArgs) -> Result<ExitCode> {
             stats.messages, stats.rejects, stats.waves, stats.messages_in_waves
         );
         if let Some(p) = &problems {
-            println!("integrity: {}", if p.is_empty() { "ok".to_string() } else { p.join("; ") });
+            println!(
+                "integrity: {}",
+                if p.is_empty() {
+                    "ok".to_string()
+                } else {
+                    p.join("; ")
+                }
+            );
         }
     }
     Ok(match problems {

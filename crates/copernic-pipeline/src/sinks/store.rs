@@ -4,27 +4,36 @@
 use std::sync::{Arc, Mutex};
 
 use copernic_core::{Ingested, MessageId, Position};
+use copernic_store::search::terms_of;
 use copernic_store::{Store, StoreError, WriteBatch, WriteOutcome};
 use serde::{Deserialize, Serialize};
 
 use crate::sources::Item;
 use crate::transforms::neardup::{fingerprint, NearDup, NearDupConfig};
 
-/// An item with its pure, per-message work done (fingerprint), ready to be written. Preparing is
-/// done off the writer thread so parsing and hashing overlap with writing.
+/// An item with its pure, per-message work done (fingerprint, search terms), ready to be
+/// written. Preparing is done off the writer thread so parsing and hashing overlap with writing.
 #[derive(Debug)]
 pub struct Prepared {
     pub item: Item,
     pub fingerprint: u64,
+    pub terms: Vec<String>,
 }
 
 impl Prepared {
     pub fn new(item: Item, config: &NearDupConfig) -> Prepared {
-        let fingerprint = match &item {
-            Item::Message(m) => fingerprint(&m.text, config.min_words),
-            Item::Reject(_) => 0,
+        let (fingerprint, terms) = match &item {
+            Item::Message(m) => (
+                fingerprint(&m.text, config.min_words),
+                terms_of(m.title.as_deref(), &m.text),
+            ),
+            Item::Reject(_) => (0, Vec::new()),
         };
-        Prepared { item, fingerprint }
+        Prepared {
+            item,
+            fingerprint,
+            terms,
+        }
     }
 }
 
@@ -149,6 +158,7 @@ impl Ingestor {
                         message,
                         fingerprint: p.fingerprint,
                         wave: a.wave,
+                        terms: p.terms,
                     });
                 }
                 Item::Reject(r) => {

@@ -44,16 +44,11 @@ const MAX_WORDS: usize = 256;
 
 /// The fingerprint of `text`, or 0 when it is too short to be compared (0 means "none").
 pub fn fingerprint(text: &str, min_words: usize) -> u64 {
-    let mut weights = [0i32; 64];
-    let mut add = |h: u64| {
-        for (bit, w) in weights.iter_mut().enumerate() {
-            *w += ((h >> bit) & 1) as i32 * 2 - 1;
-        }
-    };
+    let mut counts = BitCounts::default();
     let mut words = 0usize;
     let mut previous = 0u64;
     let mut word = String::new();
-    for raw in text.split_whitespace() {
+    'outer: for raw in text.split_whitespace() {
         // URLs, @mentions and bare numbers are what bots vary between copies: leave them out.
         if raw.starts_with("http") || raw.starts_with('@') || raw.starts_with("www.") {
             continue;
@@ -64,31 +59,73 @@ pub fn fingerprint(text: &str, min_words: usize) -> u64 {
             }
             fold_into(part, &mut word);
             let h = hash(word.as_bytes(), 0);
-            add(h);
+            counts.add(h);
             if words > 0 {
-                add(hash(&previous.to_le_bytes(), h));
+                counts.add(hash(&previous.to_le_bytes(), h));
             }
             previous = h;
             words += 1;
             if words >= MAX_WORDS {
-                break;
+                break 'outer;
             }
-        }
-        if words >= MAX_WORDS {
-            break;
         }
     }
     if words < min_words.max(1) {
         return 0;
     }
-    let mut fp = 0u64;
-    for (bit, w) in weights.iter().enumerate() {
-        if *w > 0 {
-            fp |= 1 << bit;
-        }
-    }
     // 0 is reserved for "no fingerprint".
-    fp.max(1)
+    counts.majority().max(1)
+}
+
+/// How many of the added hashes have each of the 64 bits set, counted four bits at a time in
+/// 16-bit lanes of u64 words (SWAR): 16 additions per hash instead of 64. Lanes cannot overflow:
+/// at most 2 × MAX_WORDS hashes are added.
+#[derive(Default)]
+struct BitCounts {
+    /// `lanes[n]` holds the counts of bits n, n+16, n+32, n+48... arranged by nibble: for nibble
+    /// position j (bits 4j..4j+3) and bit k inside it, the count is lane k of `lanes[j]`.
+    lanes: [u64; 16],
+    added: u32,
+}
+
+/// For a nibble value, its four bits spread into four 16-bit lanes.
+const SPREAD: [u64; 16] = {
+    let mut t = [0u64; 16];
+    let mut v = 0;
+    while v < 16 {
+        let mut k = 0;
+        while k < 4 {
+            if v >> k & 1 == 1 {
+                t[v] |= 1 << (16 * k);
+            }
+            k += 1;
+        }
+        v += 1;
+    }
+    t
+};
+
+impl BitCounts {
+    fn add(&mut self, h: u64) {
+        for (j, lane) in self.lanes.iter_mut().enumerate() {
+            *lane += SPREAD[((h >> (4 * j)) & 15) as usize];
+        }
+        self.added += 1;
+    }
+
+    /// The hash whose bits are set where more than half of the added hashes had them.
+    fn majority(&self) -> u64 {
+        let mut fp = 0u64;
+        for (j, lane) in self.lanes.iter().enumerate() {
+            for k in 0..4 {
+                let ones = ((lane >> (16 * k)) & 0xffff) as u32;
+                if 2 * ones > self.added {
+                    fp |= 1 << (4 * j + k);
+                }
+            }
+        }
+        fp
+    }
 }
 
 /// Case- and accent-folds `part` into `out`; ASCII, most of the text, skips Unicode tables.
@@ -330,6 +367,23 @@ mod tests {
         let fp = fingerprint(CAMPAIGN, 6);
         nd.assign(id(0), fp);
         assert_eq!(nd.assign(id(0), fp), Assignment::default());
+    }
+
+    #[test]
+    fn swar_counts_agree_with_bit_by_bit_counting() {
+        let hashes: Vec<u64> = (0..500u64).map(|i| hash(&i.to_le_bytes(), 7)).collect();
+        let mut c = BitCounts::default();
+        for h in &hashes {
+            c.add(*h);
+        }
+        let mut want = 0u64;
+        for bit in 0..64 {
+            let ones = hashes.iter().filter(|h| *h >> bit & 1 == 1).count();
+            if 2 * ones > hashes.len() {
+                want |= 1 << bit;
+            }
+        }
+        assert_eq!(c.majority(), want);
     }
 
     #[test]

@@ -1,0 +1,396 @@
+//! The search index: an inverted index in plain SQLite tables, written in segments.
+//!
+//! Why not FTS5: indexing a million messages with FTS5 cost more than the rest of an import
+//! together (BENCHMARKS.md), because each commit tokenises inside the writer and merges b-tree
+//! segments. Here tokens are computed beside parsing (off the writer), each write transaction adds
+//! one segment — one row per distinct term, holding the delta-encoded message numbers — and
+//! segments are merged in tiers of [`MERGE_FANOUT`], like an LSM tree, so a term costs
+//! O(log n) rows to read whatever the number of writes. Words are
+//! [`copernic_core::text::tokens`], the same definition the phrase check and listening queries
+//! use: what is indexed and what is verified agree by construction.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+
+use copernic_core::text::{fold_token, tokens};
+use rusqlite::{params, Transaction};
+
+use crate::{Result, StoreError};
+
+/// The Firefox/rustc hash: a multiply and a rotate per word. Terms are not attacker-chosen keys
+/// of a long-lived map (it lives for one write), so a DoS-resistant hash buys nothing here.
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Segments of the same size tier merged at once.
+const MERGE_FANOUT: usize = 8;
+
+/// The sorted, distinct search terms of a message.
+pub fn terms_of(title: Option<&str>, text: &str) -> Vec<String> {
+    let mut terms: Vec<String> = tokens(text).map(|t| t.into_owned()).collect();
+    if let Some(title) = title {
+        terms.extend(tokens(title).map(|t| t.into_owned()));
+    }
+    terms.sort_unstable();
+    terms.dedup();
+    terms
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Ascending message numbers as deltas in LEB128 varints: a term's posting list costs about one
+/// byte per message.
+pub fn encode(seqs: &[i64]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(seqs.len() + 4);
+    let mut prev = 0i64;
+    for &s in seqs {
+        put_varint(&mut out, (s - prev) as u64);
+        prev = s;
+    }
+    out
+}
+
+pub fn decode(blob: &[u8], out: &mut Vec<i64>) -> Result<()> {
+    let mut prev = 0i64;
+    let mut v = 0u64;
+    let mut shift = 0;
+    for &b in blob {
+        if shift > 63 {
+            return Err(StoreError::Corrupt(
+                "search posting list has an overlong number".into(),
+            ));
+        }
+        v |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            prev += v as i64;
+            out.push(prev);
+            v = 0;
+            shift = 0;
+        } else {
+            shift += 7;
+        }
+    }
+    if shift != 0 {
+        return Err(StoreError::Corrupt(
+            "search posting list ends mid-number".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Adds one segment for `docs` (message number and its terms, numbers ascending) and merges
+/// segments whose tier is full. Runs inside the caller's transaction: a crash keeps the
+/// messages and their index together or neither.
+pub fn write_segment(tx: &Transaction<'_>, docs: &[(i64, &[String])]) -> Result<()> {
+    if docs.is_empty() {
+        return Ok(());
+    }
+    // A hash map, sorted once at the end: millions of term occurrences per import make ordered-map
+    // string comparisons the writer's largest cost otherwise.
+    let mut postings: HashMap<&str, Vec<i64>, BuildHasherDefault<FxHasher>> = HashMap::default();
+    for (seq, terms) in docs {
+        for t in terms.iter() {
+            postings.entry(t.as_str()).or_default().push(*seq);
+        }
+    }
+    let mut postings: Vec<(&str, Vec<i64>)> = postings.into_iter().collect();
+    // Inserting in key order appends to the b-tree instead of splitting pages all over it.
+    postings.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let segment = next_segment(tx)?;
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO search_postings (term, segment, docs) VALUES (?1, ?2, ?3)",
+        )?;
+        for (term, seqs) in &postings {
+            insert.execute(params![term, segment, encode(seqs)])?;
+        }
+    }
+    tx.execute(
+        "INSERT INTO search_segments (segment, docs) VALUES (?1, ?2)",
+        params![segment, docs.len() as i64],
+    )?;
+    merge_full_tiers(tx)
+}
+
+fn next_segment(tx: &Transaction<'_>) -> Result<i64> {
+    Ok(tx.query_row(
+        "SELECT COALESCE(MAX(segment), 0) + 1 FROM search_segments",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+fn tier(docs: i64) -> u32 {
+    let mut t = 0;
+    let mut d = docs.max(1) as u64;
+    while d >= MERGE_FANOUT as u64 {
+        d /= MERGE_FANOUT as u64;
+        t += 1;
+    }
+    t
+}
+
+fn merge_full_tiers(tx: &Transaction<'_>) -> Result<()> {
+    loop {
+        let segments: Vec<(i64, i64)> = {
+            let mut stmt =
+                tx.prepare_cached("SELECT segment, docs FROM search_segments ORDER BY segment")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<std::result::Result<_, _>>()?
+        };
+        let mut by_tier: BTreeMap<u32, Vec<i64>> = BTreeMap::new();
+        for (segment, docs) in &segments {
+            by_tier.entry(tier(*docs)).or_default().push(*segment);
+        }
+        let Some(full) = by_tier.into_values().find(|s| s.len() >= MERGE_FANOUT) else {
+            return Ok(());
+        };
+        merge(tx, &full[..MERGE_FANOUT])?;
+    }
+}
+
+/// Replaces `segments` by one holding all their postings.
+fn merge(tx: &Transaction<'_>, segments: &[i64]) -> Result<()> {
+    let list = segments
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let target = next_segment(tx)?;
+    let mut docs_total = 0i64;
+    {
+        let mut stmt = tx.prepare(&format!(
+            "SELECT term, docs FROM search_postings WHERE segment IN ({list}) ORDER BY term"
+        ))?;
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO search_postings (term, segment, docs) VALUES (?1, ?2, ?3)",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut current: Option<String> = None;
+        let mut seqs: Vec<i64> = Vec::new();
+        let mut flush = |term: &str, seqs: &mut Vec<i64>| -> Result<()> {
+            seqs.sort_unstable();
+            seqs.dedup();
+            insert.execute(params![term, target, encode(seqs)])?;
+            seqs.clear();
+            Ok(())
+        };
+        while let Some(r) = rows.next()? {
+            let term: String = r.get(0)?;
+            let blob: Vec<u8> = r.get(1)?;
+            if current.as_deref() != Some(term.as_str()) {
+                if let Some(prev) = current.take() {
+                    flush(&prev, &mut seqs)?;
+                }
+                current = Some(term);
+            }
+            decode(&blob, &mut seqs)?;
+        }
+        if let Some(prev) = current {
+            flush(&prev, &mut seqs)?;
+        }
+    }
+    for s in segments {
+        docs_total += tx.query_row(
+            "SELECT docs FROM search_segments WHERE segment = ?1",
+            params![s],
+            |r| r.get::<_, i64>(0),
+        )?;
+    }
+    tx.execute(
+        &format!("DELETE FROM search_postings WHERE segment IN ({list})"),
+        [],
+    )?;
+    tx.execute(
+        &format!("DELETE FROM search_segments WHERE segment IN ({list})"),
+        [],
+    )?;
+    tx.execute(
+        "INSERT INTO search_segments (segment, docs) VALUES (?1, ?2)",
+        params![target, docs_total],
+    )?;
+    Ok(())
+}
+
+/// A parsed search: words that must all appear, prefixes (`word*`), and phrases (`"a b"`) whose
+/// words must appear consecutively.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Search {
+    pub terms: Vec<String>,
+    pub prefixes: Vec<String>,
+    pub phrases: Vec<Vec<String>>,
+}
+
+impl Search {
+    /// `None` when the words hold nothing searchable (punctuation only).
+    pub fn parse(input: &str) -> Option<Search> {
+        let mut s = Search::default();
+        let mut rest = input.trim();
+        while !rest.is_empty() {
+            if let Some(after) = rest.strip_prefix('"') {
+                let end = after.find('"').unwrap_or(after.len());
+                let words: Vec<String> = tokens(&after[..end]).map(|t| t.into_owned()).collect();
+                match words.len() {
+                    0 => {}
+                    1 => s.terms.extend(words),
+                    _ => {
+                        s.terms.extend(words.iter().cloned());
+                        s.phrases.push(words);
+                    }
+                }
+                rest = after.get(end + 1..).unwrap_or("").trim_start();
+                continue;
+            }
+            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            let word = &rest[..end];
+            rest = rest[end..].trim_start();
+            match word.strip_suffix('*') {
+                // A prefix is one token: "re-do*" is "re" and the prefix "do".
+                Some(stem) => {
+                    let mut parts: Vec<String> = tokens(stem).map(|t| t.into_owned()).collect();
+                    if let Some(last) = parts.pop() {
+                        s.prefixes.push(last);
+                    }
+                    s.terms.extend(parts);
+                }
+                None => s.terms.extend(tokens(word).map(|t| t.into_owned())),
+            }
+        }
+        s.terms.sort_unstable();
+        s.terms.dedup();
+        (!s.terms.is_empty() || !s.prefixes.is_empty()).then_some(s)
+    }
+
+    /// Whether a message's text has every phrase (the index already guaranteed the words).
+    pub fn phrases_match(&self, title: Option<&str>, text: &str) -> bool {
+        if self.phrases.is_empty() {
+            return true;
+        }
+        let words: Vec<String> = tokens(text).map(|t| t.into_owned()).collect();
+        let title_words: Vec<String> = title
+            .map(|t| tokens(t).map(|t| t.into_owned()).collect())
+            .unwrap_or_default();
+        self.phrases.iter().all(|p| {
+            words.windows(p.len()).any(|w| w == p.as_slice())
+                || title_words.windows(p.len()).any(|w| w == p.as_slice())
+        })
+    }
+}
+
+/// Message numbers that have every term and prefix of `search`, ascending.
+pub fn candidates(conn: &rusqlite::Connection, search: &Search) -> Result<Vec<i64>> {
+    let mut lists: Vec<Vec<i64>> = Vec::new();
+    {
+        let mut exact = conn.prepare_cached("SELECT docs FROM search_postings WHERE term = ?1")?;
+        for term in &search.terms {
+            lists.push(collect(exact.query(params![term])?)?);
+        }
+    }
+    {
+        let mut range =
+            conn.prepare_cached("SELECT docs FROM search_postings WHERE term >= ?1 AND term < ?2")?;
+        for p in &search.prefixes {
+            let p = fold_token(p);
+            // Every term that starts with p sorts before p followed by the last code point.
+            let upper = format!("{p}\u{10FFFF}");
+            lists.push(collect(range.query(params![p.as_ref(), upper])?)?);
+        }
+    }
+    // Intersect from the rarest list: the result is never larger than it.
+    lists.sort_by_key(Vec::len);
+    let mut iter = lists.into_iter();
+    let Some(mut acc) = iter.next() else {
+        return Ok(Vec::new());
+    };
+    for list in iter {
+        if acc.is_empty() {
+            break;
+        }
+        acc = intersect(&acc, &list);
+    }
+    Ok(acc)
+}
+
+fn collect(mut rows: rusqlite::Rows<'_>) -> Result<Vec<i64>> {
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let blob: &[u8] = r
+            .get_ref(0)?
+            .as_blob()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        decode(blob, &mut out)?;
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
+fn intersect(a: &[i64], b: &[i64]) -> Vec<i64> {
+    let mut out = Vec::with_capacity(a.len().min(b.len()));
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn posting_lists_round_trip() {
+        let seqs = vec![1, 2, 130, 20_000, 1 << 40];
+        let mut out = Vec::new();
+        decode(&encode(&seqs), &mut out).unwrap();
+        assert_eq!(out, seqs);
+        assert!(decode(&[0x80], &mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn parses_searches() {
+        let s = Search::parse("Café \"très FROID\" rembours* -- l'été").unwrap();
+        assert_eq!(s.terms, ["cafe", "ete", "froid", "l", "tres"]);
+        assert_eq!(s.prefixes, ["rembours"]);
+        assert_eq!(s.phrases, [vec!["tres".to_string(), "froid".to_string()]]);
+        assert!(Search::parse("-- : ()").is_none());
+        assert!(s.phrases_match(None, "Le café était TRÈS froid l'été, remboursement"));
+        assert!(!s.phrases_match(None, "froid et très"));
+    }
+
+    #[test]
+    fn tiers() {
+        assert_eq!(
+            (tier(1), tier(7), tier(8), tier(63), tier(64)),
+            (0, 0, 1, 1, 2)
+        );
+    }
+}
