@@ -103,6 +103,16 @@ impl SqliteStore {
         })
     }
 
+    /// Whether a commit waits for the disk (`synchronous=FULL`, the default) or only for the OS
+    /// (`NORMAL`). With WAL, NORMAL survives a killed process but may lose the last commits on a
+    /// power cut: right for a file import, whose file is replayed without duplicates, wrong for an
+    /// HTTP client that was told "accepted" and will not send again.
+    pub fn set_sync_on_commit(&self, full: bool) -> Result<()> {
+        let level = if full { "FULL" } else { "NORMAL" };
+        lock(&self.writer).pragma_update(None, "synchronous", level)?;
+        Ok(())
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
@@ -166,10 +176,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 fn configure(c: &Connection) -> Result<()> {
-    // WAL: readers never block the writer. synchronous=NORMAL: a killed process loses nothing
-    // committed (the WAL is in the OS cache); only a power cut can drop the last commits.
+    // WAL: readers never block the writer. synchronous=FULL: what was acknowledged is on disk
+    // (see set_sync_on_commit for the import's trade-off).
     c.pragma_update(None, "journal_mode", "WAL")?;
-    c.pragma_update(None, "synchronous", "NORMAL")?;
+    c.pragma_update(None, "synchronous", "FULL")?;
     c.pragma_update(None, "temp_store", "MEMORY")?;
     // 64 MiB page cache: the FTS index merges stay in memory during bulk imports.
     c.pragma_update(None, "cache_size", -65536)?;

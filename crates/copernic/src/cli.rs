@@ -105,6 +105,12 @@ pub struct ImportArgs {
     /// file name, or `email` for mbox and `mastodon` for Mastodon statuses.
     #[arg(long)]
     pub source: Option<String>,
+    /// Largest record (line, row, mail, feed item) accepted; larger ones are refused and kept.
+    #[arg(long, default_value_t = copernic_pipeline::Limits::default().max_record_bytes)]
+    pub max_record_bytes: usize,
+    /// Largest document read whole (a feed, a JSON array, a Mastodon dump).
+    #[arg(long, default_value_t = copernic_pipeline::Limits::default().max_document_bytes)]
+    pub max_document_bytes: usize,
     /// Print one JSON object with the summary instead of text.
     #[arg(long)]
     pub json: bool,

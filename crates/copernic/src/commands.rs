@@ -75,9 +75,17 @@ fn import(data: &Path, args: ImportArgs) -> Result<ExitCode> {
         format: args.format.into(),
         mapping,
         source: args.source.clone(),
+        limits: copernic_pipeline::Limits {
+            max_record_bytes: args.max_record_bytes,
+            max_document_bytes: args.max_document_bytes,
+        },
         ..Default::default()
     };
-    let ingestor = ingestor(open_store(data)?)?;
+    let store = open_store(data)?;
+    // A file import can always be replayed without duplicates, so it need not wait for the disk
+    // at every commit; a killed import loses nothing committed either way.
+    store.set_sync_on_commit(false)?;
+    let ingestor = ingestor(store)?;
     let total_bytes: u64 = args
         .paths
         .iter()
@@ -126,11 +134,13 @@ fn import(data: &Path, args: ImportArgs) -> Result<ExitCode> {
     } else {
         print_import(&summary);
     }
-    let failed = summary.files.iter().filter(|f| f.error.is_some()).count();
-    if summary.total.read == 0 && failed > 0 {
+    for f in summary.files.iter().filter(|f| f.error.is_some()) {
+        eprintln!("error: {}", f.error.as_deref().unwrap_or_default());
+    }
+    if summary.total.read == 0 && summary.files.iter().any(|f| f.error.is_some()) {
         eprintln!(
-            "error: nothing could be read. Check the paths, or name the format with --format (auto-detection chose {}).",
-            summary.files.iter().map(|f| f.format.name()).collect::<Vec<_>>().join(", ")
+            "error: nothing could be read. Check the paths, or name the format with --format \
+             (jsonl, json, csv, mbox, rss, atom, mastodon) if detection chose wrongly."
         );
         return Ok(ExitCode::FAILURE);
     }

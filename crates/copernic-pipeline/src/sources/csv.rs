@@ -62,15 +62,23 @@ fn read_utf8(
         source,
     };
     let head = input.fill_buf().map_err(io)?;
-    if head.starts_with(b"\xef\xbb\xbf") {
-        input.consume(3);
-    }
+    // Positions are counted after the byte-order mark; add it back so they point into the file.
+    let bom = if head.starts_with(b"\xef\xbb\xbf") {
+        3
+    } else {
+        0
+    };
+    input.consume(bom);
     let head = input.fill_buf().map_err(io)?;
     let delimiter = sniff_delimiter(head);
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(true)
         .flexible(true)
+        // Lines end at \n only and the \r of CRLF is stripped below: with the csv crate's default
+        // CRLF handling, a record after a CRLF line reports the position of that \n, one line and
+        // one byte early (rust-csv issue 395).
+        .terminator(csv::Terminator::Any(b'\n'))
         .from_reader(input);
     let headers: Vec<String> = match reader.byte_headers() {
         Ok(h) => h
@@ -98,7 +106,7 @@ fn read_utf8(
                     let pos = e.position().cloned();
                     let mut p = ctx.at();
                     if let Some(pos) = pos {
-                        p = p.line(pos.line()).byte(pos.byte());
+                        p = p.line(pos.line()).byte(pos.byte() + bom as u64);
                     }
                     emit(Item::Reject(ctx.reject(
                         p,
@@ -113,7 +121,8 @@ fn read_utf8(
             .position()
             .map(|p| (p.line(), p.byte()))
             .unwrap_or((0, 0));
-        let pos = ctx.at().line(line).byte(byte);
+        let pos = ctx.at().line(line).byte(byte + bom as u64);
+        strip_cr(&mut record);
         let raw = raw_row(&record, delimiter);
         if record.len() == 1
             && record
@@ -158,6 +167,23 @@ fn read_utf8(
         }
     }
     Ok(())
+}
+
+/// Drops the `\r` that a CRLF line end leaves on the last field.
+fn strip_cr(record: &mut csv::ByteRecord) {
+    let Some(last) = record.iter().last() else {
+        return;
+    };
+    if last.last() != Some(&b'\r') {
+        return;
+    }
+    let mut fixed = csv::ByteRecord::with_capacity(record.as_slice().len(), record.len());
+    let n = record.len();
+    for (i, f) in record.iter().enumerate() {
+        fixed.push_field(if i + 1 == n { &f[..f.len() - 1] } else { f });
+    }
+    fixed.set_position(record.position().cloned());
+    *record = fixed;
 }
 
 fn csv_error(e: csv::Error, ctx: &Context) -> SourceError {
@@ -346,6 +372,19 @@ mod tests {
             panic!()
         };
         assert!(m.raw.starts_with(b"1;"));
+    }
+
+    #[test]
+    fn positions_point_into_the_file_with_bom_and_crlf() {
+        let data = b"\xef\xbb\xbfid,text\r\n1,ok\r\n2,\r\n3,\"multi\r\nline\"\r\n";
+        let items = run(data, "");
+        let Item::Reject(r) = &items[1] else {
+            panic!("{:?}", items[1])
+        };
+        assert_eq!((r.position.line, r.position.byte), (Some(3), Some(18)));
+        assert_eq!(&data[18..21], b"2,\r");
+        assert_eq!(texts(&items)[2], "multi\r\nline");
+        assert_eq!(texts(&items)[0], "ok");
     }
 
     #[test]

@@ -1,0 +1,11 @@
+//! End-to-end tests of the `copernic` binary: every test runs the real executable on files it
+//! writes into a temporary folder, with its own `--data` store.
+
+mod common;
+mod crash;
+mod demo;
+mod exit_status;
+mod formats;
+mod replay;
+mod serve;
+mod waves;
