@@ -209,10 +209,10 @@ pub struct Ingested {
     /// The first message of the near-duplicate wave (copy-paste campaign, bot flood) this message
     /// belongs to; `None` when it is not part of one.
     pub wave: Option<MessageId>,
-    /// Search terms ([`crate::text::tokens`] of title and text, sorted, distinct), computed off
-    /// the writer thread; empty means the store computes them.
+    /// Search terms ([`crate::text::tokens`] of text and title, distinct, one per line), computed
+    /// off the writer thread; empty means the store computes them.
     #[serde(skip)]
-    pub terms: Vec<String>,
+    pub terms: String,
 }
 
 #[cfg(test)]

@@ -195,6 +195,8 @@ pub fn import_file(
     if let Some(e) = store_error {
         return Err(e);
     }
+    // The import is done when what it stored is searchable too.
+    ingestor.store().flush()?;
     match read_result {
         Ok(Ok(())) => {}
         Ok(Err(e)) => report.error = Some(error_chain(&e)),

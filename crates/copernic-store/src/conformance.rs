@@ -15,7 +15,7 @@ fn msg(source: &str, ext: &str, text: &str, minute: i64) -> Ingested {
         message: m,
         fingerprint: minute as u64,
         wave: None,
-        terms: Vec::new(),
+        terms: String::new(),
     }
 }
 

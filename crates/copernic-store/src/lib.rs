@@ -3,6 +3,7 @@
 //! the same [`conformance`] suite. Only this crate knows SQL.
 
 pub mod conformance;
+mod indexer;
 pub mod search;
 mod sqlite;
 
@@ -28,6 +29,9 @@ pub enum StoreError {
     /// The store was written by a newer Copernic.
     #[error("the store is at schema version {found}, newer than this copernic ({supported}); upgrade copernic")]
     TooNew { found: i64, supported: i64 },
+    /// The search index could not keep up; it catches up when the store is reopened.
+    #[error("{0}")]
+    Index(String),
     /// A row could not be read back into a domain value.
     #[error("stored row is not valid: {0}")]
     Corrupt(String),
@@ -150,6 +154,8 @@ pub const REJECT_RAW_LIMIT: usize = 1 << 20;
 pub trait Store: Send + Sync {
     /// Writes a batch atomically: one outcome per message, in order.
     fn write(&self, batch: &WriteBatch<'_>) -> Result<Vec<WriteOutcome>>;
+    /// Waits until everything written is searchable (indexing may trail the write).
+    fn flush(&self) -> Result<()>;
     /// Messages matching `q`, newest first.
     fn messages(&self, q: &MessageQuery) -> Result<Vec<StoredMessage>>;
     /// One message by id.

@@ -9,45 +9,31 @@
 //! [`copernic_core::text::tokens`], the same definition the phrase check and listening queries
 //! use: what is indexed and what is verified agree by construction.
 
-use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::BTreeMap;
+
+use copernic_core::hash::{FxHashMap, FxHashSet};
 
 use copernic_core::text::{fold_token, tokens};
 use rusqlite::{params, Transaction};
 
 use crate::{Result, StoreError};
 
-/// The Firefox/rustc hash: a multiply and a rotate per word. Terms are not attacker-chosen keys
-/// of a long-lived map (it lives for one write), so a DoS-resistant hash buys nothing here.
-#[derive(Default)]
-struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
-                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
 /// Segments of the same size tier merged at once.
 const MERGE_FANOUT: usize = 8;
 
-/// The sorted, distinct search terms of a message.
-pub fn terms_of(title: Option<&str>, text: &str) -> Vec<String> {
-    let mut terms: Vec<String> = tokens(text).map(|t| t.into_owned()).collect();
-    if let Some(title) = title {
-        terms.extend(tokens(title).map(|t| t.into_owned()));
+/// The distinct search terms of a message, one per line, in order of first appearance. One
+/// string rather than a `Vec<String>`: one allocation per message instead of one per word.
+pub fn terms_of(title: Option<&str>, text: &str) -> String {
+    let mut seen: FxHashSet<std::borrow::Cow<'_, str>> = FxHashSet::default();
+    let mut out = String::with_capacity(text.len() + title.map_or(0, str::len));
+    for t in tokens(text).chain(title.into_iter().flat_map(tokens)) {
+        if !seen.contains(&t) {
+            out.push_str(&t);
+            out.push('\n');
+            seen.insert(t);
+        }
     }
-    terms.sort_unstable();
-    terms.dedup();
-    terms
+    out
 }
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
@@ -101,16 +87,16 @@ pub fn decode(blob: &[u8], out: &mut Vec<i64>) -> Result<()> {
 /// Adds one segment for `docs` (message number and its terms, numbers ascending) and merges
 /// segments whose tier is full. Runs inside the caller's transaction: a crash keeps the
 /// messages and their index together or neither.
-pub fn write_segment(tx: &Transaction<'_>, docs: &[(i64, &[String])]) -> Result<()> {
+pub fn write_segment(tx: &Transaction<'_>, docs: &[(i64, &str)]) -> Result<()> {
     if docs.is_empty() {
         return Ok(());
     }
     // A hash map, sorted once at the end: millions of term occurrences per import make ordered-map
     // string comparisons the writer's largest cost otherwise.
-    let mut postings: HashMap<&str, Vec<i64>, BuildHasherDefault<FxHasher>> = HashMap::default();
+    let mut postings: FxHashMap<&str, Vec<i64>> = FxHashMap::default();
     for (seq, terms) in docs {
-        for t in terms.iter() {
-            postings.entry(t.as_str()).or_default().push(*seq);
+        for t in terms.lines() {
+            postings.entry(t).or_default().push(*seq);
         }
     }
     let mut postings: Vec<(&str, Vec<i64>)> = postings.into_iter().collect();

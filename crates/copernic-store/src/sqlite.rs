@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use copernic_core::{Author, Ingested, Message, MessageId, Position, Reject};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 
+use crate::indexer::Indexer;
 use crate::{
     search, FeedState, Fingerprint, MessageQuery, RejectQuery, Result, Stats, Store, StoreError,
     StoredMessage, StoredReject, Wave, WriteBatch, WriteOutcome, REJECT_RAW_LIMIT,
@@ -45,17 +46,7 @@ CREATE TABLE messages (
 );
 CREATE INDEX messages_wave ON messages(wave) WHERE wave IS NOT NULL;
 CREATE INDEX messages_thread ON messages(thread_id);
--- The search index (see search.rs): one row per term per segment.
-CREATE TABLE search_postings (
-    term TEXT NOT NULL,
-    segment INTEGER NOT NULL,
-    docs BLOB NOT NULL,
-    PRIMARY KEY (term, segment)
-) WITHOUT ROWID;
-CREATE TABLE search_segments (
-    segment INTEGER PRIMARY KEY,
-    docs INTEGER NOT NULL
-);
+-- The search index lives in its own file, search.db (see indexer.rs).
 CREATE TABLE rejects (
     seq INTEGER PRIMARY KEY,
     workspace TEXT NOT NULL,
@@ -83,6 +74,7 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    indexer: Indexer,
 }
 
 impl SqliteStore {
@@ -96,10 +88,12 @@ impl SqliteStore {
         let mut writer = Connection::open(&path)?;
         configure(&writer)?;
         migrate(&mut writer)?;
+        let indexer = Indexer::start(dir, &writer)?;
         Ok(SqliteStore {
             path,
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
+            indexer,
         })
     }
 
@@ -118,33 +112,50 @@ impl SqliteStore {
         &self.path
     }
 
-    /// SQLite's integrity check and the full-text index's own: the problems found, none when sound.
+    /// SQLite's integrity check of both files, and a check of every posting list: the problems found, none when sound.
     pub fn integrity_check(&self) -> Result<Vec<String>> {
-        let conn = lock(&self.writer);
-        let mut stmt = conn.prepare("PRAGMA integrity_check")?;
-        let mut problems: Vec<String> = stmt
-            .query_map([], |r| r.get::<_, String>(0))?
-            .collect::<std::result::Result<_, _>>()?;
-        problems.retain(|p| p != "ok");
+        let (mut problems, max_seq) = {
+            let conn = lock(&self.writer);
+            let mut stmt = conn.prepare("PRAGMA integrity_check")?;
+            let problems: Vec<String> = stmt
+                .query_map([], |r| r.get::<_, String>(0))?
+                .filter(|p| p.as_deref().map_or(true, |p| p != "ok"))
+                .collect::<std::result::Result<_, _>>()?;
+            let max_seq: i64 =
+                conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM messages", [], |r| {
+                    r.get(0)
+                })?;
+            (problems, max_seq)
+        };
         // Every posting list decodes and names stored messages only.
-        let mut stmt = conn.prepare("SELECT term, docs FROM search_postings")?;
-        let mut rows = stmt.query([])?;
-        let max_seq: i64 =
-            conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM messages", [], |r| {
-                r.get(0)
-            })?;
-        let mut seqs = Vec::new();
-        while let Some(r) = rows.next()? {
-            let term: String = r.get(0)?;
-            seqs.clear();
-            match search::decode(&r.get::<_, Vec<u8>>(1)?, &mut seqs) {
-                Ok(()) if seqs.iter().all(|&s| s > 0 && s <= max_seq) => {}
-                Ok(()) => problems.push(format!(
-                    "search index: term {term:?} names a message that is not stored"
-                )),
-                Err(e) => problems.push(format!("search index: term {term:?}: {e}")),
+        self.indexer.flush()?;
+        self.with_reader(|c| {
+            let mut stmt = c.prepare("SELECT term, docs FROM search.search_postings")?;
+            let mut rows = stmt.query([])?;
+            let mut seqs = Vec::new();
+            while let Some(r) = rows.next()? {
+                let term: String = r.get(0)?;
+                seqs.clear();
+                match search::decode(&r.get::<_, Vec<u8>>(1)?, &mut seqs) {
+                    Ok(()) if seqs.iter().all(|&s| s > 0 && s <= max_seq) => {}
+                    Ok(()) => problems.push(format!(
+                        "search index: term {term:?} names a message that is not stored"
+                    )),
+                    Err(e) => problems.push(format!("search index: term {term:?}: {e}")),
+                }
             }
-        }
+            let mut check = c.prepare("PRAGMA search.integrity_check")?;
+            let found: Vec<String> = check
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<std::result::Result<_, _>>()?;
+            problems.extend(
+                found
+                    .into_iter()
+                    .filter(|p| p != "ok")
+                    .map(|p| format!("search index: {p}")),
+            );
+            Ok(())
+        })?;
         Ok(problems)
     }
 
@@ -157,6 +168,9 @@ impl SqliteStore {
                     OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 )?;
                 c.busy_timeout(std::time::Duration::from_secs(10))?;
+                // The search index, read beside the messages as schema `search`.
+                let index = self.indexer.path().to_string_lossy().into_owned();
+                c.execute("ATTACH DATABASE ?1 AS search", params![index])?;
                 c
             }
         };
@@ -268,7 +282,7 @@ fn message_from_row(r: &Row<'_>) -> Result<StoredMessage> {
             message,
             fingerprint: r.get::<_, i64>(19)? as u64,
             wave: opt_id(r.get(20)?)?,
-            terms: Vec::new(),
+            terms: String::new(),
         },
     })
 }
@@ -297,6 +311,7 @@ impl Store for SqliteStore {
         let tx = conn.transaction()?;
         let mut outcomes = Vec::with_capacity(batch.messages.len());
         let mut inserted: Vec<i64> = Vec::new();
+        let docs: Vec<(i64, String)>;
         {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO messages (id, workspace, source, external_id, channel, direction, \
@@ -307,7 +322,7 @@ impl Store for SqliteStore {
                    ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21) \
                  ON CONFLICT (id) DO NOTHING",
             )?;
-            let mut computed: Vec<Vec<String>> = Vec::new();
+            let mut computed: Vec<String> = Vec::new();
             for ing in batch.messages {
                 let m = &ing.message;
                 let tags = if m.tags.is_empty() {
@@ -356,24 +371,23 @@ impl Store for SqliteStore {
             for id in batch.wave_heads {
                 head.execute(params![&id.0[..]])?;
             }
-            // The index of the messages just inserted, in the same transaction.
-            let mut computed = computed.iter();
-            let docs: Vec<(i64, &[String])> = batch
+            // What the index thread gets once this transaction is committed.
+            let mut computed = computed.into_iter();
+            docs = batch
                 .messages
                 .iter()
                 .zip(&outcomes)
                 .filter(|(_, o)| **o == WriteOutcome::Inserted)
                 .zip(&inserted)
                 .map(|((ing, _), seq)| {
-                    let terms: &[String] = if ing.terms.is_empty() {
-                        computed.next().map(Vec::as_slice).unwrap_or(&[])
+                    let terms = if ing.terms.is_empty() {
+                        computed.next().unwrap_or_default()
                     } else {
-                        &ing.terms
+                        ing.terms.clone()
                     };
                     (*seq, terms)
                 })
                 .collect();
-            search::write_segment(&tx, &docs)?;
             let mut reject = tx.prepare_cached(
                 "INSERT INTO rejects (workspace, source, position_key, position, field, reason, raw, at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
@@ -399,7 +413,13 @@ impl Store for SqliteStore {
             }
         }
         tx.commit()?;
+        // Still under the writer lock: the index receives messages in commit order.
+        self.indexer.submit(docs)?;
         Ok(outcomes)
+    }
+
+    fn flush(&self) -> Result<()> {
+        self.indexer.flush()
     }
 
     fn messages(&self, q: &MessageQuery) -> Result<Vec<StoredMessage>> {
@@ -451,6 +471,8 @@ impl Store for SqliteStore {
         let Some(search) = search::Search::parse(search_text) else {
             return Ok(Vec::new());
         };
+        // Read what was written: the index may trail the last writes by a batch or two.
+        self.indexer.flush()?;
         self.with_reader(|c| {
             let candidates = search::candidates(c, &search)?;
             let mut out = Vec::new();

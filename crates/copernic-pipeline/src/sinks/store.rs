@@ -17,7 +17,7 @@ use crate::transforms::neardup::{fingerprint, NearDup, NearDupConfig};
 pub struct Prepared {
     pub item: Item,
     pub fingerprint: u64,
-    pub terms: Vec<String>,
+    pub terms: String,
 }
 
 impl Prepared {
@@ -27,7 +27,7 @@ impl Prepared {
                 fingerprint(&m.text, config.min_words),
                 terms_of(m.title.as_deref(), &m.text),
             ),
-            Item::Reject(_) => (0, Vec::new()),
+            Item::Reject(_) => (0, String::new()),
         };
         Prepared {
             item,

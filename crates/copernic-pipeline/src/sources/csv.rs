@@ -20,14 +20,14 @@ struct Row<'a> {
 }
 
 impl Record for Row<'_> {
-    fn get(&self, path: &str) -> Option<Value> {
+    fn get(&self, path: &str) -> Option<std::borrow::Cow<'_, Value>> {
         let i = self.headers.iter().position(|h| h == path).or_else(|| {
             self.headers
                 .iter()
                 .position(|h| h.eq_ignore_ascii_case(path))
         })?;
         let v = self.fields.get(i)?;
-        (!v.trim().is_empty()).then(|| Value::String(v.clone()))
+        (!v.trim().is_empty()).then(|| std::borrow::Cow::Owned(Value::String(v.clone())))
     }
 }
 

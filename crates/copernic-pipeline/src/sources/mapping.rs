@@ -2,6 +2,7 @@
 //! (`--map text=body,author=user.screen_name`). Unmapped fields are looked up under the names that
 //! common exports use.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
@@ -190,26 +191,29 @@ impl Mapping {
     }
 
     /// The paths to try for `field`: the mapped one alone, or the defaults.
-    fn paths(&self, field: Field) -> Vec<&str> {
-        match self.fields.get(&field) {
-            Some(p) => vec![p.as_str()],
-            None => field.defaults().to_vec(),
-        }
+    fn paths(&self, field: Field) -> impl Iterator<Item = &str> + '_ {
+        let mapped = self.fields.get(&field).map(String::as_str);
+        let defaults: &'static [&'static str] = if mapped.is_some() {
+            &[]
+        } else {
+            field.defaults()
+        };
+        mapped.into_iter().chain(defaults.iter().copied())
     }
 }
 
 /// A record whose fields can be looked up by path.
 pub trait Record {
     /// The value at `path`, if present and not null.
-    fn get(&self, path: &str) -> Option<Value>;
+    fn get(&self, path: &str) -> Option<Cow<'_, Value>>;
 }
 
 impl Record for Value {
-    fn get(&self, path: &str) -> Option<Value> {
+    fn get(&self, path: &str) -> Option<Cow<'_, Value>> {
         // An exact key wins over a dotted path, so a flat export with a column literally named
         // "user.name" is read as such.
         if let Some(v) = self.as_object().and_then(|o| o.get(path)) {
-            return (!v.is_null()).then(|| v.clone());
+            return (!v.is_null()).then_some(Cow::Borrowed(v));
         }
         let mut cur = self;
         for seg in path.split('.') {
@@ -219,7 +223,7 @@ impl Record for Value {
                 _ => return None,
             };
         }
-        (!cur.is_null()).then(|| cur.clone())
+        (!cur.is_null()).then_some(Cow::Borrowed(cur))
     }
 }
 
@@ -270,25 +274,24 @@ pub fn to_message(
         Box::new(ctx.reject(position.clone(), reason, raw).field(field))
     };
     // Finds the first present path of a field; returns it with the path, for error messages.
-    let find = |field: Field| -> Option<(String, Value)> {
+    let find = |field: Field| -> Option<(&str, Cow<'_, Value>)> {
         mapping
             .paths(field)
-            .into_iter()
-            .find_map(|p| record.get(p).map(|v| (p.to_string(), v)))
+            .find_map(|p| record.get(p).map(|v| (p, v)))
     };
     let text_of = |field: Field| -> Result<Option<String>, Box<Reject>> {
         match find(field) {
             None => Ok(None),
-            Some((path, v)) => match v {
+            Some((path, v)) => match &*v {
                 Value::Object(_) | Value::Array(_) => Err(reject(
-                    &path,
+                    path,
                     format!(
                         "{} must be a string or number, found {}",
                         field.name(),
                         kind(&v)
                     ),
                 )),
-                v => Ok(scalar(&v)),
+                v => Ok(scalar(v)),
             },
         }
     };
@@ -299,7 +302,7 @@ pub fn to_message(
         (Some(t), _) => t,
         (None, Some(_)) => String::new(),
         (None, None) => {
-            let paths = mapping.paths(Field::Text).join(", ");
+            let paths = mapping.paths(Field::Text).collect::<Vec<_>>().join(", ");
             return Err(reject(
                 mapping.fields.get(&Field::Text).map(String::as_str).unwrap_or("text"),
                 format!("no text: none of {paths} is present and non-empty; name the text field with --map text=FIELD"),
@@ -324,13 +327,13 @@ pub fn to_message(
     m.url = text_of(Field::Url)?;
     m.lang = text_of(Field::Lang)?.map(|l| l.to_ascii_lowercase());
     if let Some((path, v)) = find(Field::CreatedAt) {
-        let parsed = match &v {
+        let parsed = match &*v {
             Value::Number(n) => n.as_i64().and_then(text::unix_to_datetime),
             Value::String(s) => text::parse_datetime(s),
             _ => None,
         };
         m.created_at = parsed.ok_or_else(|| {
-            reject(&path, format!("created_at {v} is not a date Copernic reads (RFC 3339, RFC 2822, Unix time, YYYY-MM-DD HH:MM:SS)"))
+            reject(path, format!("created_at {v} is not a date Copernic reads (RFC 3339, RFC 2822, Unix time, YYYY-MM-DD HH:MM:SS)"))
         })?;
     }
     if let Some(d) = text_of(Field::Direction)? {

@@ -9,7 +9,9 @@
 //! stays flat however many messages flow through, and the window is re-filled from the store on
 //! start.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use copernic_core::hash::FxHashMap;
 
 use copernic_core::text::fold;
 
@@ -61,7 +63,7 @@ pub fn fingerprint(text: &str, min_words: usize) -> u64 {
             let h = hash(word.as_bytes(), 0);
             counts.add(h);
             if words > 0 {
-                counts.add(hash(&previous.to_le_bytes(), h));
+                counts.add(finish(previous.rotate_left(17) ^ h));
             }
             previous = h;
             words += 1;
@@ -146,6 +148,11 @@ fn hash(bytes: &[u8], seed: u64) -> u64 {
         h ^= b as u64;
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
+    finish(h)
+}
+
+/// splitmix64's finaliser: spreads every input bit over every output bit.
+fn finish(mut h: u64) -> u64 {
     h ^= h >> 30;
     h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
     h ^= h >> 27;
@@ -174,23 +181,23 @@ pub struct Assignment {
 pub struct NearDup {
     config: NearDupConfig,
     /// One entry per distinct fingerprint in the window.
-    entries: HashMap<u64, Entry>,
+    entries: FxHashMap<u64, Entry>,
     /// (sequence number, fingerprint) in arrival order; a pair whose entry was seen again later
     /// is stale and skipped at eviction.
     order: VecDeque<(u64, u64)>,
     next_seq: u64,
     /// (band number, band value) → fingerprints having it.
-    bands: HashMap<(u8, u16), Vec<u64>>,
+    bands: FxHashMap<(u8, u16), Vec<u64>>,
 }
 
 impl NearDup {
     pub fn new(config: NearDupConfig) -> NearDup {
         NearDup {
             config,
-            entries: HashMap::new(),
+            entries: FxHashMap::default(),
             order: VecDeque::new(),
             next_seq: 0,
-            bands: HashMap::new(),
+            bands: FxHashMap::default(),
         }
     }
 

@@ -1,0 +1,207 @@
+//! The search index's own database file and the thread that writes it.
+//!
+//! Why a second file and thread: SQLite has one writer per database, and indexing costs about as
+//! much as storing the rows. With the index in `search.db`, written by its own thread, a bulk
+//! import stores rows and indexes them on both cores at once.
+//!
+//! Consistency: the index records `indexed_through`, the highest message number whose index it
+//! committed, in the same transaction as the postings. Messages are handed over after their own
+//! commit and in commit order, so the index always covers exactly the messages up to that mark.
+//! Whatever a crash left unindexed is indexed again when the store opens ([`catch_up`]).
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+
+use rusqlite::{params, Connection};
+
+use crate::search::{terms_of, write_segment};
+use crate::{Result, StoreError};
+
+/// The index file inside the data folder.
+pub const SEARCH_FILE: &str = "search.db";
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS search_postings (
+    term TEXT NOT NULL,
+    segment INTEGER NOT NULL,
+    docs BLOB NOT NULL,
+    PRIMARY KEY (term, segment)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS search_segments (
+    segment INTEGER PRIMARY KEY,
+    docs INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS search_meta (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+"#;
+
+enum Job {
+    /// Index these (message number, terms); numbers ascending, after every earlier job's.
+    Docs(Vec<(i64, String)>),
+    /// Answer once every earlier job is committed.
+    Flush(SyncSender<Result<(), String>>),
+}
+
+/// Handle to the index thread.
+pub struct Indexer {
+    path: PathBuf,
+    jobs: Mutex<Option<SyncSender<Job>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+fn open_index(path: &Path) -> Result<Connection> {
+    let c = Connection::open(path)?;
+    c.pragma_update(None, "journal_mode", "WAL")?;
+    // The index can always be rebuilt from the messages (catch_up), so it never waits for the disk.
+    c.pragma_update(None, "synchronous", "NORMAL")?;
+    c.pragma_update(None, "cache_size", -65536)?;
+    c.pragma_update(None, "wal_autocheckpoint", 8192)?;
+    c.busy_timeout(std::time::Duration::from_secs(10))?;
+    c.execute_batch(SCHEMA)?;
+    Ok(c)
+}
+
+/// The highest message number the index covers.
+pub fn indexed_through(c: &Connection) -> Result<i64> {
+    Ok(c.query_row(
+        "SELECT value FROM search_meta WHERE key = 'indexed_through'",
+        [],
+        |r| r.get(0),
+    )
+    .or_else(|e| match e {
+        rusqlite::Error::QueryReturnedNoRows => Ok(0),
+        e => Err(e),
+    })?)
+}
+
+fn index(c: &mut Connection, docs: &[(i64, String)]) -> Result<()> {
+    let tx = c.transaction()?;
+    let refs: Vec<(i64, &str)> = docs.iter().map(|(s, t)| (*s, t.as_str())).collect();
+    write_segment(&tx, &refs)?;
+    if let Some((last, _)) = docs.last() {
+        tx.execute(
+            "INSERT INTO search_meta (key, value) VALUES ('indexed_through', ?1) \
+             ON CONFLICT (key) DO UPDATE SET value = MAX(value, excluded.value)",
+            params![last],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Indexes the messages of `main` above the index's mark, in chunks.
+fn catch_up(main: &Connection, idx: &mut Connection) -> Result<()> {
+    let mut from = indexed_through(idx)?;
+    loop {
+        let docs: Vec<(i64, String)> = {
+            let mut stmt = main.prepare(
+                "SELECT seq, title, text FROM messages WHERE seq > ?1 ORDER BY seq LIMIT 20000",
+            )?;
+            let rows = stmt.query_map(params![from], |r| {
+                let title: Option<String> = r.get(1)?;
+                let text: String = r.get(2)?;
+                Ok((r.get::<_, i64>(0)?, terms_of(title.as_deref(), &text)))
+            })?;
+            rows.collect::<std::result::Result<_, _>>()?
+        };
+        let Some((last, _)) = docs.last() else {
+            return Ok(());
+        };
+        from = *last;
+        index(idx, &docs)?;
+    }
+}
+
+impl Indexer {
+    /// Opens the index beside `main`, brings it up to date, and starts its thread.
+    pub fn start(dir: &Path, main: &Connection) -> Result<Indexer> {
+        let path = dir.join(SEARCH_FILE);
+        let mut idx = open_index(&path)?;
+        catch_up(main, &mut idx)?;
+        // A few jobs in flight let the writer run ahead; the bound keeps memory flat when the
+        // index is slower than the writer.
+        let (tx, rx) = sync_channel::<Job>(4);
+        let thread = std::thread::Builder::new()
+            .name("copernic-index".into())
+            .spawn(move || run(idx, rx))
+            .map_err(|source| StoreError::Folder {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(Indexer {
+            path: dir.join(SEARCH_FILE),
+            jobs: Mutex::new(Some(tx)),
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn sender(&self) -> Result<SyncSender<Job>> {
+        self.jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or_else(|| StoreError::Index("the index thread has stopped".into()))
+    }
+
+    /// Queues committed messages for indexing.
+    pub fn submit(&self, docs: Vec<(i64, String)>) -> Result<()> {
+        if docs.is_empty() {
+            return Ok(());
+        }
+        self.sender()?.send(Job::Docs(docs)).map_err(|_| {
+            StoreError::Index("the index thread has stopped; reopen the store to catch up".into())
+        })
+    }
+
+    /// Waits until everything submitted is indexed.
+    pub fn flush(&self) -> Result<()> {
+        let (tx, rx) = sync_channel(1);
+        let stopped = || {
+            StoreError::Index("the index thread has stopped; reopen the store to catch up".into())
+        };
+        self.sender()?.send(Job::Flush(tx)).map_err(|_| stopped())?;
+        rx.recv().map_err(|_| stopped())?.map_err(StoreError::Index)
+    }
+}
+
+impl Drop for Indexer {
+    fn drop(&mut self) {
+        // Closing the channel lets the thread finish the queued jobs and exit.
+        self.jobs.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(t) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn run(mut idx: Connection, jobs: Receiver<Job>) {
+    // The first failure is kept and reported to every flush: the index is behind until the store
+    // is reopened and catches up.
+    let mut failed: Option<String> = None;
+    while let Ok(job) = jobs.recv() {
+        match job {
+            Job::Docs(docs) => {
+                if failed.is_none() {
+                    if let Err(e) = index(&mut idx, &docs) {
+                        tracing::error!(message = "search indexing failed", error = %e);
+                        failed = Some(format!("search indexing failed: {e}"));
+                    }
+                }
+            }
+            Job::Flush(reply) => {
+                let _ = reply.send(match &failed {
+                    None => Ok(()),
+                    Some(e) => Err(e.clone()),
+                });
+            }
+        }
+    }
+}
