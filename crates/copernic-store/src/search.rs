@@ -24,7 +24,9 @@ const MERGE_FANOUT: usize = 8;
 /// The distinct search terms of a message, one per line, in order of first appearance. One
 /// string rather than a `Vec<String>`: one allocation per message instead of one per word.
 pub fn terms_of(title: Option<&str>, text: &str) -> String {
-    let mut seen: FxHashSet<std::borrow::Cow<'_, str>> = FxHashSet::default();
+    // Sized for the words a text of this length has (about one per six bytes): no rehashing.
+    let mut seen: FxHashSet<std::borrow::Cow<'_, str>> =
+        FxHashSet::with_capacity_and_hasher(text.len() / 6 + 8, Default::default());
     let mut out = String::with_capacity(text.len() + title.map_or(0, str::len));
     for t in tokens(text).chain(title.into_iter().flat_map(tokens)) {
         if !seen.contains(&t) {

@@ -45,7 +45,9 @@ CREATE TABLE messages (
     raw BLOB NOT NULL
 );
 CREATE INDEX messages_wave ON messages(wave) WHERE wave IS NOT NULL;
-CREATE INDEX messages_thread ON messages(thread_id);
+-- Only replies are indexed by thread: roots are found by their id. Indexing every message's
+-- (random) thread id doubled the cost of each insert once the table outgrew the page cache.
+CREATE INDEX messages_thread ON messages(thread_id) WHERE thread_id != id;
 -- The search index lives in its own file, search.db (see indexer.rs).
 CREATE TABLE rejects (
     seq INTEGER PRIMARY KEY,
@@ -452,7 +454,10 @@ impl Store for SqliteStore {
             add(" AND wave = ?", V::Blob(v.0.to_vec()));
         }
         if let Some(v) = q.thread {
-            add(" AND thread_id = ?", V::Blob(v.0.to_vec()));
+            add(
+                " AND (id = ? OR (thread_id = ? AND thread_id != id))",
+                V::Blob(v.0.to_vec()),
+            );
         }
         if let Some(v) = q.since {
             add(" AND created_at >= ?", V::Integer(ms(v)));
