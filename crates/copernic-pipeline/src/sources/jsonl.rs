@@ -126,6 +126,13 @@ pub fn parse_body(
                 ));
             }
         }
+        Err(_) if body.iter().all(u8::is_ascii_whitespace) => {
+            emit(Item::Reject(ctx.reject(
+                ctx.at(),
+                "the body is empty; send a JSON object, an array or NDJSON",
+                body,
+            )));
+        }
         Err(_) if body.contains(&b'\n') => {
             let mut input = body;
             // Reading from memory cannot fail.
@@ -177,6 +184,18 @@ fn value_to_item(
 ) -> Item {
     if !v.is_object() {
         return Item::Reject(ctx.reject(pos, "expected a JSON object for each record", raw));
+    }
+    // Records inside one document (array element, body item) obey the record limit too.
+    let limit = ctx.limits.max_record_bytes;
+    if raw.len() > limit {
+        return Item::Reject(ctx.reject(
+            pos,
+            format!(
+                "record is {} bytes, over the {limit}-byte limit for one record",
+                raw.len()
+            ),
+            &raw[..limit],
+        ));
     }
     match to_message(v, raw, mapping, ctx, pos) {
         Ok(m) => Item::Message(m),
@@ -246,7 +265,8 @@ mod tests {
 
     #[test]
     fn bodies_of_every_shape() {
-        let ctx = Context::new("t", "POST /api/v1/messages");
+        let mut ctx = Context::new("t", "POST /api/v1/messages");
+        ctx.limits.max_record_bytes = 200;
         let collect = |body: &[u8], items: Option<&str>| {
             let mut out = Vec::new();
             parse_body(body, items, &Mapping::default(), &ctx, &mut |i| out.push(i));
