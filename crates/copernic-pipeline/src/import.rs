@@ -199,20 +199,9 @@ pub fn import_file(
     ingestor.store().flush()?;
     match read_result {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => report.error = Some(error_chain(&e)),
+        Ok(Err(e)) => report.error = Some(copernic_core::error_chain(&e)),
         Err(_) => report.error = Some(format!("{shown}: the reader failed unexpectedly")),
     }
     progress(count.load(Ordering::Relaxed), &report.summary);
     Ok(report)
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }

@@ -68,16 +68,16 @@ pub async fn poll_and_store(
         .map_err(|e| e.to_string())?;
     let outcome = poll_once(client, feed, state.as_ref())
         .await
-        .map_err(|e| chain(&e))?;
+        .map_err(|e| copernic_core::error_chain(&e))?;
     let ingestor = ingestor.clone();
     let url = feed.url.clone();
     tokio::task::spawn_blocking(move || {
         let mut summary = copernic_pipeline::Summary::default();
         // Items first, then the new state: a crash between the two re-fetches, never skips.
-        for o in ingestor.ingest(outcome.items).map_err(|e| chain(&e))? {
+        for o in ingestor.ingest(outcome.items).map_err(|e| copernic_core::error_chain(&e))? {
             summary.add(&o);
         }
-        ingestor.store().set_feed_state(&url, &outcome.state).map_err(|e| chain(&e))?;
+        ingestor.store().set_feed_state(&url, &outcome.state).map_err(|e| copernic_core::error_chain(&e))?;
         if summary.read > 0 {
             tracing::info!(message = "feed polled", url = %url, imported = summary.imported, duplicates = summary.duplicates, rejected = summary.rejected);
         }
@@ -85,15 +85,4 @@ pub async fn poll_and_store(
     })
     .await
     .map_err(|e| e.to_string())?
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }

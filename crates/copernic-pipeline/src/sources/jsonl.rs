@@ -185,17 +185,8 @@ fn value_to_item(
     if !v.is_object() {
         return Item::Reject(ctx.reject(pos, "expected a JSON object for each record", raw));
     }
-    // Records inside one document (array element, body item) obey the record limit too.
-    let limit = ctx.limits.max_record_bytes;
-    if raw.len() > limit {
-        return Item::Reject(ctx.reject(
-            pos,
-            format!(
-                "record is {} bytes, over the {limit}-byte limit for one record",
-                raw.len()
-            ),
-            &raw[..limit],
-        ));
+    if let Some(reject) = ctx.over_record_limit(&pos, raw, "record") {
+        return reject;
     }
     match to_message(v, raw, mapping, ctx, pos) {
         Ok(m) => Item::Message(m),

@@ -69,16 +69,8 @@ pub fn status_to_item(status: &Value, raw: &[u8], ctx: &Context, pos: Position) 
     if !status.is_object() {
         return Item::Reject(ctx.reject(pos, "expected a status object", raw));
     }
-    let limit = ctx.limits.max_record_bytes;
-    if raw.len() > limit {
-        return Item::Reject(ctx.reject(
-            pos,
-            format!(
-                "status is {} bytes, over the {limit}-byte limit for one record",
-                raw.len()
-            ),
-            &raw[..limit],
-        ));
+    if let Some(reject) = ctx.over_record_limit(&pos, raw, "status") {
+        return reject;
     }
     // A boost carries no words of its own: what was said is the boosted status.
     let status = match status.get("reblog") {

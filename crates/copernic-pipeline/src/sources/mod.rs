@@ -87,6 +87,22 @@ impl Context {
         r
     }
 
+    /// A reject when `raw` is over the record limit, keeping its first bytes: for records inside
+    /// one document (array elements, body items, statuses), which no line reader bounds.
+    pub fn over_record_limit(&self, pos: &Position, raw: &[u8], what: &str) -> Option<Item> {
+        let limit = self.limits.max_record_bytes;
+        (raw.len() > limit).then(|| {
+            Item::Reject(self.reject(
+                pos.clone(),
+                format!(
+                    "{what} is {} bytes, over the {limit}-byte limit for one record",
+                    raw.len()
+                ),
+                &raw[..limit],
+            ))
+        })
+    }
+
     /// A message of this context's source and workspace, received now.
     pub fn message(&self, external_id: &str, channel: &str, text: String) -> Message {
         let mut m = Message::new(&self.source, external_id, channel, text);
