@@ -9,6 +9,7 @@ use std::sync::mpsc::sync_channel;
 use std::sync::Arc;
 
 use chrono::Utc;
+use flate2::bufread::MultiGzDecoder;
 use serde::{Deserialize, Serialize};
 
 use crate::sinks::{Ingestor, ItemOutcome, Prepared, Summary};
@@ -91,16 +92,36 @@ pub fn import_file(
     };
     let count = Arc::new(AtomicU64::new(0));
     // 1 MiB buffer: fewer read calls on multi-gigabyte exports.
-    let mut input = BufReader::with_capacity(
+    let mut raw_input = BufReader::with_capacity(
         1 << 20,
         Counting {
             inner: file,
             count: count.clone(),
         },
     );
+    // Gzipped files (mail-list archives, rotated exports) are read through a decoder; the
+    // name without `.gz` decides the format and the default source name.
+    let gzipped = matches!(raw_input.fill_buf(), Ok(head) if head.starts_with(&[0x1f, 0x8b]));
+    let name = if gzipped
+        && path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
+    {
+        path.with_extension("")
+    } else {
+        path.to_path_buf()
+    };
+    let mut input: Box<dyn BufRead + Send> = if gzipped {
+        Box::new(BufReader::with_capacity(
+            1 << 20,
+            MultiGzDecoder::new(raw_input),
+        ))
+    } else {
+        Box::new(raw_input)
+    };
     let format = match opts.format {
         Format::Auto => match input.fill_buf() {
-            Ok(head) => Format::detect(path, head),
+            Ok(head) => Format::detect(&name, head),
             Err(e) => {
                 report.error = Some(format!("cannot read {shown}: {e}"));
                 return Ok(report);
@@ -108,11 +129,17 @@ pub fn import_file(
         },
         f => f,
     };
+    // A records path only makes sense inside one document.
+    let format = if format == Format::Jsonl && opts.mapping.items.is_some() {
+        Format::Json
+    } else {
+        format
+    };
     report.format = format;
     let source = opts
         .source
         .clone()
-        .unwrap_or_else(|| format.default_source(path));
+        .unwrap_or_else(|| format.default_source(&name));
     report.source = source.clone();
     let mut ctx = Context::new(&source, &shown);
     ctx.limits = opts.limits;

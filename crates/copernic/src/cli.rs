@@ -26,7 +26,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Import files: JSONL, JSON, CSV, mbox, RSS, Atom, Mastodon statuses.
+    /// Import files: JSONL, JSON, CSV, mbox, RSS, Atom, Mastodon statuses (gzipped or not).
     ///
     /// Every record becomes a message, a duplicate of one already stored, or a reject kept in the
     /// dead-letter store with its reason (see `copernic rejects`). Re-importing a file never
@@ -98,6 +98,10 @@ pub struct ImportArgs {
     /// in_reply_to, lang, direction, tags. Paths are dotted for JSON, column names for CSV.
     #[arg(long, action = clap::ArgAction::Append)]
     pub map: Vec<String>,
+    /// Where the records are inside a JSON document (`data`, `entry.*.changes.*.value`); by
+    /// default a top-level array, or the array under data/items/results/statuses/... .
+    #[arg(long, value_name = "PATH")]
+    pub items: Option<String>,
     /// Channel of records that name none (JSON, CSV).
     #[arg(long)]
     pub channel: Option<String>,

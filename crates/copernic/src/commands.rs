@@ -71,6 +71,7 @@ fn import(data: &Path, args: ImportArgs) -> Result<ExitCode> {
         mapping.extend(spec)?;
     }
     mapping.channel = args.channel.clone();
+    mapping.items = args.items.clone();
     let opts = ImportOptions {
         format: args.format.into(),
         mapping,

@@ -4,7 +4,7 @@ use std::io::BufRead;
 
 use serde_json::Value;
 
-use super::mapping::{to_message, Mapping};
+use super::mapping::{to_message, Mapping, Record};
 use super::{read_document, Context, Item, LineReader, SourceError};
 
 /// Reads one JSON object per line. Blank lines are skipped; every other line becomes a message
@@ -48,7 +48,9 @@ pub fn read(
     Ok(())
 }
 
-/// Reads a JSON array of objects (or one object) as one document.
+/// Reads one JSON document: an array of records, an object holding one (under `mapping.items`,
+/// or the first of `data`, `items`, `results`, ... that is an array), or one record. A Twitter/X
+/// archive's `window.YTD.tweets.part0 = [...]` is read as the array it assigns.
 pub fn read_array(
     input: &mut dyn BufRead,
     mapping: &Mapping,
@@ -57,6 +59,7 @@ pub fn read_array(
 ) -> Result<(), SourceError> {
     let doc = read_document(input, ctx)?;
     let doc = doc.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&doc);
+    let doc = strip_js_assignment(doc);
     let value: Value = match serde_json::from_slice(doc) {
         Ok(v) => v,
         Err(e) => {
@@ -69,16 +72,68 @@ pub fn read_array(
             return Ok(());
         }
     };
-    let items = match value {
-        Value::Array(items) => items,
-        other => vec![other],
+    let records: Vec<&Value> = match (&mapping.items, &value) {
+        (Some(path), v) => records_at(v, path),
+        (None, Value::Array(items)) => items.iter().collect(),
+        (None, Value::Object(o)) => match RECORD_ARRAYS
+            .iter()
+            .find_map(|k| o.get(*k).and_then(Value::as_array))
+        {
+            // An API page (`{"data": [...], "meta": ...}`) unless the object is itself a record.
+            Some(items)
+                if mapping
+                    .text_paths()
+                    .all(|p| Record::get(&value, p).is_none()) =>
+            {
+                items.iter().collect()
+            }
+            _ => vec![&value],
+        },
+        (None, v) => vec![v],
     };
-    for (i, v) in items.into_iter().enumerate() {
-        let raw = serde_json::to_vec(&v).unwrap_or_default();
+    if records.is_empty() {
+        emit(Item::Reject(ctx.reject(
+            ctx.at(),
+            "no records in this document; name where they are with --items PATH",
+            &[],
+        )));
+    }
+    for (i, v) in records.into_iter().enumerate() {
+        let raw = serde_json::to_vec(v).unwrap_or_default();
         let pos = ctx.at().item(i as u64);
-        emit(value_to_item(&v, &raw, mapping, ctx, pos));
+        emit(value_to_item(v, &raw, mapping, ctx, pos));
     }
     Ok(())
+}
+
+/// The records at `path`: the values it selects, an array among them standing for its elements
+/// (`data` and `data.*` both reach the records of `{"data": [...]}`).
+fn records_at<'v>(v: &'v Value, path: &str) -> Vec<&'v Value> {
+    let mut out = Vec::new();
+    for found in super::mapping::select(v, path) {
+        match found {
+            Value::Array(items) => out.extend(items.iter()),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Fields under which API responses put their records.
+const RECORD_ARRAYS: [&str; 10] = [
+    "data", "items", "results", "statuses", "messages", "entries", "records", "posts", "tweets",
+    "value",
+];
+
+/// `window.YTD.tweets.part0 = [...]` → `[...]`.
+fn strip_js_assignment(doc: &[u8]) -> &[u8] {
+    if !doc.starts_with(b"window.") {
+        return doc;
+    }
+    match doc.iter().position(|&b| b == b'=') {
+        Some(eq) => &doc[eq + 1..],
+        None => doc,
+    }
 }
 
 /// Parses an HTTP body: one JSON object, a JSON array of objects, or NDJSON (one object per line).
@@ -95,7 +150,7 @@ pub fn parse_body(
     match serde_json::from_slice::<Value>(body) {
         Ok(v) => {
             let records: Vec<&Value> = match (items, &v) {
-                (Some(path), _) => super::mapping::select(&v, path),
+                (Some(path), _) => records_at(&v, path),
                 (None, Value::Array(a)) => a.iter().collect(),
                 (None, _) => vec![&v],
             };
@@ -276,6 +331,30 @@ mod tests {
         );
         assert!(
             matches!(&collect(b"[]", None)[..], [Item::Reject(r)] if r.reason.contains("no records"))
+        );
+    }
+
+    #[test]
+    fn api_pages_and_twitter_archives() {
+        let page = br#"{"data": [{"id": "1", "text": "first"}, {"id": "2", "text": "second"}], "meta": {"result_count": 2}}"#;
+        let items = run(page, read_array);
+        assert_eq!(items.len(), 2);
+        assert!(
+            matches!(&items[1], Item::Message(m) if m.text == "second" && m.external_id == "2")
+        );
+        let archive = br#"window.YTD.tweets.part0 = [ {"tweet": {"id_str": "77", "full_text": "Bonjour @marque", "created_at": "Wed Oct 10 20:19:24 +0000 2018", "lang": "fr"}} ]"#;
+        let items = run(archive, read_array);
+        let Item::Message(m) = &items[0] else {
+            panic!("{:?}", items[0])
+        };
+        assert_eq!(
+            (m.external_id.as_str(), m.text.as_str(), m.lang.as_deref()),
+            ("77", "Bonjour @marque", Some("fr"))
+        );
+        assert_eq!(m.created_at.to_rfc3339(), "2018-10-10T20:19:24+00:00");
+        let single = br#"{"text": "one record", "data": [1, 2]}"#;
+        assert!(
+            matches!(&run(single, read_array)[..], [Item::Message(m)] if m.text == "one record")
         );
     }
 

@@ -72,10 +72,37 @@ impl Field {
 
     /// Where the field is looked for when the mapping does not name it: Copernic's own JSON shape
     /// first, then the names of common exports (Twitter/X, Sprinklr, Zendesk, Brandwatch).
+    ///
+    /// CSV columns match ignoring case, spaces and punctuation, so `full_text` also finds the
+    /// "Full Text" column of a Brandwatch export and `created_time` Sprinklr's "Created Time".
+    /// `tweet.*` paths read the `tweets.js` of a Twitter/X archive.
     fn defaults(self) -> &'static [&'static str] {
         match self {
-            Field::Id => &["external_id", "id_str", "id", "message_id", "uuid", "guid"],
-            Field::Text => &["text", "full_text", "body", "content", "message", "comment"],
+            Field::Id => &[
+                "external_id",
+                "id_str",
+                "id",
+                "message_id",
+                "post_id",
+                "tweet_id",
+                "resource_id",
+                "uuid",
+                "guid",
+                "tweet.id_str",
+            ],
+            Field::Text => &[
+                "text",
+                "full_text",
+                "body",
+                "content",
+                "message",
+                "comment",
+                "snippet",
+                "hit_sentence",
+                "post",
+                "tweet.full_text",
+                "tweet.text",
+            ],
             Field::Title => &["title", "subject"],
             Field::Author => &[
                 "author.handle",
@@ -86,6 +113,8 @@ impl Field {
                 "username",
                 "handle",
                 "screen_name",
+                "sender_screen_name",
+                "author_handle",
                 "from",
             ],
             Field::AuthorId => &[
@@ -94,8 +123,16 @@ impl Field {
                 "user.id_str",
                 "user.id",
                 "user_id",
+                "sender_id",
             ],
-            Field::AuthorName => &["author.name", "author_name", "user.name", "display_name"],
+            Field::AuthorName => &[
+                "author.name",
+                "author_name",
+                "user.name",
+                "display_name",
+                "sender_name",
+                "full_name",
+            ],
             Field::CreatedAt => &[
                 "created_at",
                 "date",
@@ -104,9 +141,20 @@ impl Field {
                 "published",
                 "published_at",
                 "created",
+                "created_time",
+                "created_date",
+                "publish_date",
+                "date_published",
+                "tweet.created_at",
             ],
-            Field::Url => &["url", "link", "permalink"],
-            Field::Channel => &["channel", "network", "platform"],
+            Field::Url => &["url", "link", "permalink", "post_link"],
+            Field::Channel => &[
+                "channel",
+                "network",
+                "platform",
+                "social_network",
+                "page_type",
+            ],
             Field::Thread => &["thread_id", "conversation_id", "thread"],
             Field::InReplyTo => &[
                 "in_reply_to",
@@ -115,12 +163,27 @@ impl Field {
                 "in_reply_to_id",
                 "parent_id",
                 "reply_to",
+                "tweet.in_reply_to_status_id_str",
             ],
-            Field::Lang => &["lang", "language"],
+            Field::Lang => &["lang", "language", "tweet.lang"],
             Field::Direction => &["direction"],
-            Field::Tags => &["tags", "hashtags", "entities.hashtags"],
+            Field::Tags => &[
+                "tags",
+                "hashtags",
+                "entities.hashtags",
+                "tweet.entities.hashtags",
+            ],
         }
     }
+}
+
+/// A column name reduced to its letters and digits, lowercased: `Full Text`, `full_text` and
+/// `FULL-TEXT` are the same column.
+pub fn column_key(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 impl FromStr for Field {
@@ -149,6 +212,10 @@ pub struct Mapping {
     /// The channel of records without a channel field.
     #[serde(default)]
     pub channel: Option<String>,
+    /// Where the records are inside one JSON document (`data`, `entry.*.changes.*.value`); by
+    /// default a top-level array, or the array under `data`, `items`, `results`... of an object.
+    #[serde(default)]
+    pub items: Option<String>,
 }
 
 /// A `--map` argument that cannot be used.
@@ -188,6 +255,11 @@ impl Mapping {
             self.fields.insert(field, path.to_string());
         }
         Ok(())
+    }
+
+    /// Where the text is looked for.
+    pub fn text_paths(&self) -> impl Iterator<Item = &str> + '_ {
+        self.paths(Field::Text)
     }
 
     /// The paths to try for `field`: the mapped one alone, or the defaults.

@@ -195,7 +195,12 @@ impl Format {
         if let Some(f) = by_ext {
             return f;
         }
-        Format::sniff(head)
+        let sniffed = Format::sniff(head);
+        if sniffed == Format::Jsonl && !first_line_is_json(head) {
+            // `{` opening a pretty-printed document, not one object per line.
+            return Format::Json;
+        }
+        sniffed
     }
 
     /// The format of a document, from its first bytes alone.
@@ -206,7 +211,11 @@ impl Format {
             .position(|b| !b.is_ascii_whitespace())
             .unwrap_or(head.len());
         let text = String::from_utf8_lossy(&head[start..]);
-        if text.starts_with("From ") {
+        let looks_like_mail = text.contains("\nFrom ")
+            && ["\nSubject:", "\nMessage-ID:", "\nMessage-Id:", "\nDate:"]
+                .iter()
+                .any(|h| text.contains(h));
+        if text.starts_with("From ") || looks_like_mail {
             Format::Mbox
         } else if text.starts_with('<') {
             if text.contains("<feed") {
@@ -214,6 +223,9 @@ impl Format {
             } else {
                 Format::Rss
             }
+        } else if text.starts_with("window.YTD.") {
+            // A Twitter/X archive's tweets.js: a JavaScript assignment of a JSON array.
+            Format::Json
         } else if text.starts_with('[') {
             if text.contains("\"account\"") && text.contains("\"content\"") {
                 Format::Mastodon
@@ -242,6 +254,16 @@ impl Format {
                 .unwrap_or("import")
                 .to_string(),
         }
+    }
+}
+
+/// Whether the first line of `head` is a whole JSON value (JSON Lines) — or the line is longer
+/// than the head, in which case JSON Lines is the better guess.
+fn first_line_is_json(head: &[u8]) -> bool {
+    let head = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
+    match head.iter().position(|&b| b == b'\n') {
+        Some(end) => serde_json::from_slice::<serde::de::IgnoredAny>(&head[..end]).is_ok(),
+        None => true,
     }
 }
 
@@ -431,5 +453,17 @@ mod tests {
             Format::Jsonl
         );
         assert_eq!(Format::detect(p("export"), b"id;text\n1;x"), Format::Csv);
+        assert_eq!(
+            Format::detect(p("tweets.js"), b"window.YTD.tweets.part0 = ["),
+            Format::Json
+        );
+        assert_eq!(
+            Format::detect(p("page.json"), b"{\n  \"data\": [\n"),
+            Format::Json
+        );
+        assert_eq!(
+            Format::detect(p("a.txt"), b"junk\nFrom a@b Mon\nSubject: x\n"),
+            Format::Mbox
+        );
     }
 }

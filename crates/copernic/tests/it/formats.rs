@@ -343,6 +343,35 @@ fn mbox_thread_and_quoted_printable_latin1_mail() {
 }
 
 #[test]
+fn gzipped_mail_archive_reads_like_the_plain_one() {
+    use std::io::Write;
+    let env = Env::new();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(MBOX).unwrap();
+    // A mailing-list archive as Mailman serves it: `2024-March.txt.gz`.
+    let f = env.file("2024-March.txt.gz", gz.finish().unwrap());
+    let s = env.import(&[&f]);
+    assert_eq!(counts(&s), (4, 3, 0, 1), "{s}");
+    assert_eq!(s["files"][0]["format"], "mbox");
+    assert_eq!(env.search("decue", "email"), ["q1@example.fr"]);
+    // The same mails from the plain file are duplicates: the content decides, not the wrapping.
+    let plain = env.file("support.mbox", MBOX);
+    assert_eq!(counts(&env.import(&[&plain])), (4, 0, 3, 1));
+}
+
+#[test]
+fn json_api_page_with_items_path() {
+    let env = Env::new();
+    let f = env.file(
+        "page.json",
+        r#"{"meta": {"count": 2}, "payload": {"posts": [{"post_id": "p1", "body": "Hello"}, {"post_id": "p2", "body": "Salut"}]}}"#,
+    );
+    let s = env.import(&[&f, "--items", "payload.posts"]);
+    assert_eq!(counts(&s), (2, 2, 0, 0), "{s}");
+    assert_eq!(env.search("salut", "page"), ["p2"]);
+}
+
+#[test]
 fn rss_and_atom_feeds() {
     let env = Env::new();
     let rss = env.file("avis.rss", RSS);
