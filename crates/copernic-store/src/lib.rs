@@ -4,6 +4,7 @@
 
 pub mod conformance;
 mod indexer;
+mod rawlog;
 pub mod search;
 mod sqlite;
 

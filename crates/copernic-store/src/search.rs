@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use copernic_core::hash::{FxHashMap, FxHashSet};
+use copernic_core::hash::FxHashMap;
 
 use copernic_core::text::{fold_token, tokens};
 use rusqlite::{params, Transaction};
@@ -21,19 +21,14 @@ use crate::{Result, StoreError};
 /// Segments of the same size tier merged at once.
 const MERGE_FANOUT: usize = 8;
 
-/// The distinct search terms of a message, one per line, in order of first appearance. One
-/// string rather than a `Vec<String>`: one allocation per message instead of one per word.
+/// The search terms of a message, one per line, repeats included: the segment writer drops
+/// repeats as it adds each message, so they are not hashed twice. One string rather than a
+/// `Vec<String>`: one allocation per message instead of one per word.
 pub fn terms_of(title: Option<&str>, text: &str) -> String {
-    // Sized for the words a text of this length has (about one per six bytes): no rehashing.
-    let mut seen: FxHashSet<std::borrow::Cow<'_, str>> =
-        FxHashSet::with_capacity_and_hasher(text.len() / 6 + 8, Default::default());
-    let mut out = String::with_capacity(text.len() + title.map_or(0, str::len));
+    let mut out = String::with_capacity(text.len() + title.map_or(0, str::len) + 16);
     for t in tokens(text).chain(title.into_iter().flat_map(tokens)) {
-        if !seen.contains(&t) {
-            out.push_str(&t);
-            out.push('\n');
-            seen.insert(t);
-        }
+        out.push_str(&t);
+        out.push('\n');
     }
     out
 }
@@ -98,7 +93,11 @@ pub fn write_segment(tx: &Transaction<'_>, docs: &[(i64, &str)]) -> Result<()> {
     let mut postings: FxHashMap<&str, Vec<i64>> = FxHashMap::default();
     for (seq, terms) in docs {
         for t in terms.lines() {
-            postings.entry(t).or_default().push(*seq);
+            let list = postings.entry(t).or_default();
+            // A word repeated in one message is one posting.
+            if list.last() != Some(seq) {
+                list.push(*seq);
+            }
         }
     }
     let mut postings: Vec<(&str, Vec<i64>)> = postings.into_iter().collect();

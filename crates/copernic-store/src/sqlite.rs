@@ -8,6 +8,7 @@ use copernic_core::{Author, Ingested, Message, MessageId, Position, Reject};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 
 use crate::indexer::Indexer;
+use crate::rawlog::{RawLog, RawReader};
 use crate::{
     search, FeedState, Fingerprint, MessageQuery, RejectQuery, Result, Stats, Store, StoreError,
     StoredMessage, StoredReject, Wave, WriteBatch, WriteOutcome, REJECT_RAW_LIMIT,
@@ -42,7 +43,9 @@ CREATE TABLE messages (
     tags TEXT,
     fingerprint INTEGER NOT NULL,
     wave BLOB,
-    raw BLOB NOT NULL
+    -- The payload as received, in raw.log (see rawlog.rs).
+    raw_offset INTEGER NOT NULL,
+    raw_len INTEGER NOT NULL
 );
 CREATE INDEX messages_wave ON messages(wave) WHERE wave IS NOT NULL;
 -- Only replies are indexed by thread: roots are found by their id. Indexing every message's
@@ -77,6 +80,10 @@ pub struct SqliteStore {
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     indexer: Indexer,
+    raw_log: Mutex<RawLog>,
+    raw_reader: RawReader,
+    /// Whether commits wait for the disk (see `set_sync_on_commit`).
+    sync_full: std::sync::atomic::AtomicBool,
 }
 
 impl SqliteStore {
@@ -91,11 +98,16 @@ impl SqliteStore {
         configure(&writer)?;
         migrate(&mut writer)?;
         let indexer = Indexer::start(dir, &writer)?;
+        let raw_log = RawLog::open(dir)?;
+        let raw_reader = RawReader::open(dir)?;
         Ok(SqliteStore {
             path,
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
             indexer,
+            raw_log: Mutex::new(raw_log),
+            raw_reader,
+            sync_full: std::sync::atomic::AtomicBool::new(true),
         })
     }
 
@@ -106,6 +118,8 @@ impl SqliteStore {
     pub fn set_sync_on_commit(&self, full: bool) -> Result<()> {
         let level = if full { "FULL" } else { "NORMAL" };
         lock(&self.writer).pragma_update(None, "synchronous", level)?;
+        self.sync_full
+            .store(full, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
 
@@ -123,10 +137,18 @@ impl SqliteStore {
                 .query_map([], |r| r.get::<_, String>(0))?
                 .filter(|p| p.as_deref().map_or(true, |p| p != "ok"))
                 .collect::<std::result::Result<_, _>>()?;
-            let max_seq: i64 =
-                conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM messages", [], |r| {
-                    r.get(0)
-                })?;
+            let (max_seq, raw_end): (i64, i64) = conn.query_row(
+                "SELECT COALESCE(MAX(seq), 0), COALESCE(MAX(raw_offset + raw_len), 0) FROM messages",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let mut problems = problems;
+            let raw_len = lock(&self.raw_log).len();
+            if raw_end as u64 > raw_len {
+                problems.push(format!(
+                    "raw.log is {raw_len} bytes but messages point up to byte {raw_end}: payloads are missing"
+                ));
+            }
             (problems, max_seq)
         };
         // Every posting list decodes and names stored messages only.
@@ -310,6 +332,7 @@ fn query_messages(
 impl Store for SqliteStore {
     fn write(&self, batch: &WriteBatch<'_>) -> Result<Vec<WriteOutcome>> {
         let mut conn = lock(&self.writer);
+        let mut raw_log = lock(&self.raw_log);
         let tx = conn.transaction()?;
         let mut outcomes = Vec::with_capacity(batch.messages.len());
         let mut inserted: Vec<i64> = Vec::new();
@@ -318,10 +341,10 @@ impl Store for SqliteStore {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO messages (id, workspace, source, external_id, channel, direction, \
                  author_id, author_handle, author_name, thread_id, in_reply_to, title, text, \
-                 created_at, received_at, url, lang, tags, fingerprint, wave, raw) \
+                 created_at, received_at, url, lang, tags, fingerprint, wave, raw_offset, raw_len) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, \
                    COALESCE(?10, (SELECT thread_id FROM messages WHERE id = ?11), ?11, ?1), \
-                   ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21) \
+                   ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22) \
                  ON CONFLICT (id) DO NOTHING",
             )?;
             let mut computed: Vec<String> = Vec::new();
@@ -356,9 +379,12 @@ impl Store for SqliteStore {
                     tags,
                     ing.fingerprint as i64,
                     ing.wave.as_ref().map(|w| &w.0[..]),
-                    m.raw,
+                    raw_log.next_offset() as i64,
+                    m.raw.len() as i64,
                 ])?;
                 if changed == 1 {
+                    // Appended only when the row was: a replay adds no bytes.
+                    raw_log.append(&m.raw);
                     if ing.terms.is_empty() {
                         computed.push(search::terms_of(m.title.as_deref(), &m.text));
                     }
@@ -413,6 +439,11 @@ impl Store for SqliteStore {
                     now
                 ])?;
             }
+        }
+        // The payloads reach the file before the rows that point at them commit.
+        if let Err(e) = raw_log.flush(self.sync_full.load(std::sync::atomic::Ordering::Relaxed)) {
+            raw_log.discard();
+            return Err(e);
         }
         tx.commit()?;
         // Still under the writer lock: the index receives messages in commit order.
@@ -521,14 +552,17 @@ impl Store for SqliteStore {
     }
 
     fn message_raw(&self, id: MessageId) -> Result<Option<Vec<u8>>> {
-        self.with_reader(|c| {
+        let place: Option<(i64, i64)> = self.with_reader(|c| {
             Ok(c.query_row(
-                "SELECT raw FROM messages WHERE id = ?1",
+                "SELECT raw_offset, raw_len FROM messages WHERE id = ?1",
                 params![&id.0[..]],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?)
-        })
+        })?;
+        place
+            .map(|(offset, len)| self.raw_reader.read(offset as u64, len as usize))
+            .transpose()
     }
 
     fn rejects(&self, q: &RejectQuery) -> Result<Vec<StoredReject>> {
