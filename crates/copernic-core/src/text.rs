@@ -246,6 +246,18 @@ pub fn parse_datetime(s: &str) -> Option<DateTime<Utc>> {
             return Some(d.with_timezone(&Utc));
         }
     }
+    // A weekday that contradicts the date (exporters compute it wrong) does not make the date
+    // unreadable: the date wins.
+    if let Some((day, rest)) = s.split_once([' ', ',']) {
+        if day.len() == 3 && day.chars().all(|c| c.is_ascii_alphabetic()) {
+            let rest = rest.trim_start_matches([',', ' ']);
+            for fmt in ["%d %b %Y %H:%M:%S %z", "%b %d %H:%M:%S %z %Y"] {
+                if let Ok(d) = DateTime::parse_from_str(rest, fmt) {
+                    return Some(d.with_timezone(&Utc));
+                }
+            }
+        }
+    }
     for fmt in [
         "%Y-%m-%dT%H:%M:%S%.f",
         "%Y-%m-%d %H:%M:%S%.f",
@@ -377,6 +389,10 @@ mod tests {
             Some(Utc.with_ymd_and_hms(2018, 10, 10, 0, 0, 0).unwrap())
         );
         assert_eq!(parse_datetime("yesterday"), None);
+        // 22 Nov 2025 was a Saturday: the wrong weekday is ignored.
+        let sat = Utc.with_ymd_and_hms(2025, 11, 22, 7, 10, 25).unwrap();
+        assert_eq!(parse_datetime("Thu Nov 22 17:10:25 +1000 2025"), Some(sat));
+        assert_eq!(parse_datetime("Thu, 22 Nov 2025 17:10:25 +1000"), Some(sat));
         assert_eq!(parse_datetime(""), None);
     }
 

@@ -34,7 +34,8 @@ pub fn read(
 
 /// Parses a feed held in memory (a file's bytes or an HTTP body).
 pub fn parse(doc: &[u8], ctx: &Context, emit: &mut dyn FnMut(Item)) -> Result<(), SourceError> {
-    let mut cur = Cursor::new(doc);
+    let doc = to_utf8(doc);
+    let mut cur = Cursor::new(&doc[..]);
     let root = find_root(&mut cur, ctx)?;
     let Some(dialect) = Dialect::of_root(&root) else {
         return Err(SourceError::Format {
@@ -55,6 +56,42 @@ pub fn parse(doc: &[u8], ctx: &Context, emit: &mut dyn FnMut(Item)) -> Result<()
     };
     walk.run(&root, emit);
     Ok(())
+}
+
+/// The document in UTF-8: a UTF-16 or UTF-8 byte-order mark, or else the encoding its XML
+/// declaration names (`windows-1251`, `euc-kr`, `iso-8859-1`...), decides. Without either, the
+/// bytes are taken as UTF-8 (text nodes that are not fall back to Windows-1252). Byte offsets in
+/// rejects then count in the converted document.
+fn to_utf8(doc: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if let Some((encoding, bom)) = encoding_rs::Encoding::for_bom(doc) {
+        if encoding == encoding_rs::UTF_8 {
+            return std::borrow::Cow::Borrowed(&doc[bom..]);
+        }
+        let (text, _) = encoding.decode_without_bom_handling(&doc[bom..]);
+        return std::borrow::Cow::Owned(text.into_owned().into_bytes());
+    }
+    let head = &doc[..doc.len().min(256)];
+    let declared = head
+        .strip_prefix(b"<?xml")
+        .and_then(|rest| rest.iter().position(|&b| b == b'>').map(|end| &rest[..end]))
+        .and_then(declared_encoding);
+    match declared.and_then(encoding_rs::Encoding::for_label) {
+        Some(e) if e != encoding_rs::UTF_8 => {
+            let (text, _) = e.decode_without_bom_handling(doc);
+            std::borrow::Cow::Owned(text.into_owned().into_bytes())
+        }
+        _ => std::borrow::Cow::Borrowed(doc),
+    }
+}
+
+/// The value of `encoding="..."` in an XML declaration's attributes.
+fn declared_encoding(decl: &[u8]) -> Option<&[u8]> {
+    let at = decl.windows(8).position(|w| w == b"encoding")?;
+    let rest = &decl[at + 8..];
+    let rest = &rest[rest.iter().position(|&b| b == b'\'' || b == b'"')?..];
+    let quote = rest[0];
+    let end = rest[1..].iter().position(|&b| b == quote)?;
+    Some(&rest[1..1 + end])
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -282,7 +319,11 @@ impl Ns {
         match resolved {
             ResolveResult::Unbound => Ns::Plain,
             ResolveResult::Bound(Namespace(uri)) => match *uri {
-                RSS10_NS | RSS09_NS => Ns::Plain,
+                // UserLand's RSS 2.0 namespace, which some feeds declare as the default.
+                RSS10_NS
+                | RSS09_NS
+                | b"http://backend.userland.com/rss2"
+                | b"http://backend.userland.com/rss" => Ns::Plain,
                 ATOM_NS | ATOM03_NS => Ns::Atom,
                 RDF_NS => Ns::Rdf,
                 CONTENT_NS => Ns::Content,
@@ -1251,6 +1292,24 @@ mod tests {
         let doc = br#"<feed xmlns="http://www.w3.org/2005/Atom"><entry><title>t</title><published>2024-13-45</published></entry></feed>"#;
         let r = reject(&run(doc).unwrap()[0]).clone();
         assert_eq!(r.field.as_deref(), Some("published"));
+    }
+
+    #[test]
+    fn declared_encodings_and_userland_namespace() {
+        let (title, _, _) = encoding_rs::WINDOWS_1251.encode("Имя героя");
+        let mut doc = b"<?xml version=\"1.0\" encoding=\"windows-1251\"?>\n<rss version=\"2.0\" xmlns=\"http://backend.userland.com/rss2\"><channel><item><title>".to_vec();
+        doc.extend_from_slice(&title);
+        doc.extend_from_slice(b"</title><guid>n1</guid></item></channel></rss>");
+        let ctx = Context::new("t", "iconv.xml");
+        let mut items = Vec::new();
+        parse(&doc, &ctx, &mut |i| items.push(i)).unwrap();
+        let [Item::Message(m)] = &items[..] else {
+            panic!("{items:?}")
+        };
+        assert_eq!(
+            m.title.as_deref().or(Some(m.text.as_str())),
+            Some("Имя героя")
+        );
     }
 
     #[test]

@@ -127,7 +127,11 @@ const RECORD_ARRAYS: [&str; 10] = [
 
 /// `window.YTD.tweets.part0 = [...]` → `[...]`.
 fn strip_js_assignment(doc: &[u8]) -> &[u8] {
-    if !doc.starts_with(b"window.") {
+    let start = doc
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(doc.len());
+    if !doc[start..].starts_with(b"window.") {
         return doc;
     }
     match doc.iter().position(|&b| b == b'=') {

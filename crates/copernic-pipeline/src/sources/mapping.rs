@@ -163,10 +163,12 @@ impl Field {
                 "in_reply_to_id",
                 "parent_id",
                 "reply_to",
+                "in_response_to_tweet_id",
                 "tweet.in_reply_to_status_id_str",
             ],
             Field::Lang => &["lang", "language", "tweet.lang"],
-            Field::Direction => &["direction"],
+            // `inbound` (true/false): the Kaggle "Customer Support on Twitter" corpus.
+            Field::Direction => &["direction", "inbound"],
             Field::Tags => &[
                 "tags",
                 "hashtags",
@@ -408,8 +410,22 @@ pub fn to_message(
             reject(path, format!("created_at {v} is not a date Copernic reads (RFC 3339, RFC 2822, Unix time, YYYY-MM-DD HH:MM:SS)"))
         })?;
     }
-    if let Some(d) = text_of(Field::Direction)? {
-        m.direction = Direction::from_str(&d).map_err(|e| reject("direction", e))?;
+    if let Some((path, v)) = find(Field::Direction) {
+        let value = scalar(&v).unwrap_or_default();
+        m.direction = if column_key(path) == "inbound" {
+            match value.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => Direction::Inbound,
+                "false" | "0" | "no" => Direction::Outbound,
+                other => {
+                    return Err(reject(
+                        path,
+                        format!("inbound must be true or false, got {other:?}"),
+                    ))
+                }
+            }
+        } else {
+            Direction::from_str(&value).map_err(|e| reject("direction", e))?
+        };
     }
     if let Some(parent) = text_of(Field::InReplyTo)? {
         m.in_reply_to = Some(MessageId::derive(&ctx.source, &parent));
@@ -506,6 +522,16 @@ mod tests {
         assert_eq!(m.created_at.to_rfc3339(), "2018-10-10T20:19:24+00:00");
         assert_eq!(m.in_reply_to, Some(MessageId::derive("test", "41")));
         assert_eq!(m.tags, vec!["help"]);
+    }
+
+    #[test]
+    fn customer_support_on_twitter_columns() {
+        let v = json!({"tweet_id": "2", "author_id": "sprintcare", "inbound": "False", "created_at": "Tue Oct 31 22:10:47 +0000 2017",
+            "text": "@115712 I understand.", "in_response_to_tweet_id": "1"});
+        let m = to_message(&v, b"{}", &Mapping::default(), &ctx(), ctx().at()).unwrap();
+        assert_eq!(m.direction, Direction::Outbound);
+        assert_eq!(m.in_reply_to, Some(MessageId::derive("test", "1")));
+        assert_eq!(m.external_id, "2");
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub fn read(
     // it can be reported rather than silently dropped.
     let mut chunk = Chunk::new(1, 0, None);
     let mut index = 0u64;
+    // A `From ` line opens an e-mail only at the start or after a blank line, as mbox writers
+    // put it: an unescaped "From time to time" inside a body does not split the e-mail.
+    let mut after_blank = true;
     while let Some(line) = lines.next_line().map_err(|source| SourceError::Io {
         input: ctx.input.clone(),
         source,
@@ -36,7 +39,10 @@ pub fn read(
             // A UTF-8 byte-order mark, as Windows tools write, is not part of the mailbox.
             bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
         }
-        if bytes.starts_with(b"From ") {
+        // Before the first e-mail any `From ` line opens one (there is no body yet to protect),
+        // unless what came first is itself an e-mail's headers (a lone `.eml`).
+        let in_preamble = index == 0 && !starts_with_header(&chunk.bytes);
+        if bytes.starts_with(b"From ") && (after_blank || in_preamble) {
             // The envelope line is the mailbox's separator, not part of the e-mail.
             std::mem::replace(
                 &mut chunk,
@@ -46,10 +52,29 @@ pub fn read(
             index += 1;
             continue;
         }
+        after_blank = bytes.iter().all(u8::is_ascii_whitespace);
         chunk.push(bytes, line.len, limit);
+    }
+    // A lone e-mail (`.eml`, a message saved from a mail client) has no `From ` line at all.
+    if index == 0 && starts_with_header(&chunk.bytes) {
+        chunk.item = Some(0);
     }
     chunk.finish(ctx, emit);
     Ok(())
+}
+
+/// Whether `bytes` opens with a mail header line (`Name: value`, the name without spaces).
+pub fn starts_with_header(bytes: &[u8]) -> bool {
+    let first = bytes
+        .split(|&b| b == b'\n')
+        .find(|l| !l.iter().all(u8::is_ascii_whitespace));
+    let Some(line) = first else { return false };
+    match line.iter().position(|&b| b == b':') {
+        Some(colon) if colon > 0 => line[..colon]
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'-'),
+        _ => false,
+    }
 }
 
 /// The lines of one e-mail (or of the text before the first one), kept up to the record limit.
@@ -640,6 +665,32 @@ Subject: sans identifiant\n\
 Bonsoir.\n";
         let (_, third) = run(other);
         assert_ne!(message(&third[0]).id, a.id);
+    }
+
+    #[test]
+    fn a_lone_eml_file_is_one_e_mail() {
+        let data = b"Return-Path: <a@b.example>\nFrom: Ana <a@b.example>\nSubject: Hello\nMessage-ID: <e1@b.example>\n\nBody text\nFrom time to time it breaks.\n";
+        let (_, items) = run(data);
+        let [Item::Message(m)] = &items[..] else {
+            panic!("{items:?}")
+        };
+        assert_eq!(m.external_id, "e1@b.example");
+        assert!(
+            m.text.contains("From time to time it breaks."),
+            "{}",
+            m.text
+        );
+    }
+
+    #[test]
+    fn an_unescaped_from_inside_a_body_does_not_split() {
+        let data = b"From a@b Mon Mar  4 10:00:00 2024\nSubject: s\nMessage-ID: <x@y>\n\nHello\nFrom time to time\n\nFrom c@d Mon Mar  4 11:00:00 2024\nSubject: t\nMessage-ID: <z@y>\n\nSecond\n";
+        let (_, items) = run(data);
+        assert_eq!(items.len(), 2, "{items:?}");
+        let Item::Message(m) = &items[0] else {
+            panic!()
+        };
+        assert_eq!(m.text, "Hello\nFrom time to time");
     }
 
     #[test]

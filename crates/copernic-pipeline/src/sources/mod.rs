@@ -187,7 +187,8 @@ impl Format {
         let by_ext = match ext.as_str() {
             "jsonl" | "ndjson" => Some(Format::Jsonl),
             "csv" | "tsv" => Some(Format::Csv),
-            "mbox" | "mbx" => Some(Format::Mbox),
+            // One e-mail saved alone is a mailbox of one.
+            "mbox" | "mbx" | "eml" => Some(Format::Mbox),
             "rss" => Some(Format::Rss),
             "atom" => Some(Format::Atom),
             _ => None,
@@ -215,7 +216,20 @@ impl Format {
             && ["\nSubject:", "\nMessage-ID:", "\nMessage-Id:", "\nDate:"]
                 .iter()
                 .any(|h| text.contains(h));
-        if text.starts_with("From ") || looks_like_mail {
+        let starts_with_mail_header = [
+            "Received:",
+            "Return-Path:",
+            "From:",
+            "Message-ID:",
+            "Message-Id:",
+            "Delivered-To:",
+            "MIME-Version:",
+            "Date:",
+            "Subject:",
+        ]
+        .iter()
+        .any(|h| text.starts_with(h));
+        if text.starts_with("From ") || looks_like_mail || starts_with_mail_header {
             Format::Mbox
         } else if text.starts_with('<') {
             if text.contains("<feed") {
