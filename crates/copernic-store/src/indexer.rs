@@ -9,7 +9,7 @@
 //! commit and in commit order, so the index always covers exactly the messages up to that mark.
 //! Whatever a crash left unindexed is indexed again when the store opens ([`catch_up`]).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::Mutex;
 use std::thread::JoinHandle;
@@ -48,7 +48,6 @@ enum Job {
 
 /// Handle to the index thread.
 pub struct Indexer {
-    path: PathBuf,
     jobs: Mutex<Option<SyncSender<Job>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
@@ -133,14 +132,9 @@ impl Indexer {
                 source,
             })?;
         Ok(Indexer {
-            path: dir.join(SEARCH_FILE),
             jobs: Mutex::new(Some(tx)),
             thread: Mutex::new(Some(thread)),
         })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     fn sender(&self) -> Result<SyncSender<Job>> {

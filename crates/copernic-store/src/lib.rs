@@ -27,6 +27,15 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// Another process is writing to the same data folder.
+    #[error("another copernic process (import or serve) is writing to {path}; wait for it, or send the messages to its HTTP API (POST /api/v1/messages)")]
+    Busy { path: std::path::PathBuf },
+    /// There is no store in the folder yet.
+    #[error("no store in {path} yet; import something first (copernic import FILE) or name the folder with --data")]
+    Missing { path: std::path::PathBuf },
+    /// A write on a store opened read-only.
+    #[error("this store was opened read-only")]
+    ReadOnly,
     /// The store was written by a newer Copernic.
     #[error("the store is at schema version {found}, newer than this copernic ({supported}); upgrade copernic")]
     TooNew { found: i64, supported: i64 },

@@ -92,10 +92,6 @@ impl RawLog {
     pub fn discard(&mut self) {
         self.buf.clear();
     }
-
-    pub fn len(&self) -> u64 {
-        self.len
-    }
 }
 
 /// The reading side: positional reads, safe from any thread.
@@ -109,6 +105,15 @@ impl RawReader {
         let path = dir.join(RAW_FILE);
         let file = File::open(&path).map_err(|e| folder_error(&path, e))?;
         Ok(RawReader { path, file })
+    }
+
+    /// The file's length now.
+    pub fn len(&self) -> Result<u64> {
+        Ok(self
+            .file
+            .metadata()
+            .map_err(|e| folder_error(&self.path, e))?
+            .len())
     }
 
     pub fn read(&self, offset: u64, len: usize) -> Result<Vec<u8>> {

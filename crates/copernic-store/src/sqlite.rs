@@ -79,20 +79,50 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
-    indexer: Indexer,
-    raw_log: Mutex<RawLog>,
+    /// The writing side; `None` when opened read-only.
+    writing: Option<Writing>,
     raw_reader: RawReader,
     /// Whether commits wait for the disk (see `set_sync_on_commit`).
     sync_full: std::sync::atomic::AtomicBool,
 }
 
+/// What only a writing process has: the index thread, the payload log, and the folder's lock.
+struct Writing {
+    indexer: Indexer,
+    raw_log: Mutex<RawLog>,
+    /// Held for the store's life: one writing process per data folder. The index and the payload
+    /// log each assume a single writer (segment numbers, the index mark, append offsets).
+    _lock: std::fs::File,
+}
+
+/// The lock file inside the data folder.
+pub const LOCK_FILE: &str = "copernic.lock";
+
 impl SqliteStore {
-    /// Opens (creating if needed) the store in data folder `dir`, and migrates it.
+    /// Opens (creating if needed) the store in data folder `dir` for writing, and migrates it.
+    /// Fails with [`StoreError::Busy`] while another process writes to the same folder.
     pub fn open(dir: &Path) -> Result<SqliteStore> {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder {
+        let folder = |source| StoreError::Folder {
             path: dir.to_path_buf(),
             source,
-        })?;
+        };
+        std::fs::create_dir_all(dir).map_err(folder)?;
+        let lock_path = dir.join(LOCK_FILE);
+        let lock_file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(folder)?;
+        match lock_file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::Busy {
+                    path: dir.to_path_buf(),
+                })
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(folder(e)),
+        }
         let path = dir.join(DB_FILE);
         let mut writer = Connection::open(&path)?;
         configure(&writer)?;
@@ -104,11 +134,53 @@ impl SqliteStore {
             path,
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
-            indexer,
-            raw_log: Mutex::new(raw_log),
+            writing: Some(Writing {
+                indexer,
+                raw_log: Mutex::new(raw_log),
+                _lock: lock_file,
+            }),
             raw_reader,
             sync_full: std::sync::atomic::AtomicBool::new(true),
         })
+    }
+
+    /// Opens an existing store for reading only, beside a process that may be writing to it:
+    /// no lock, no index thread, nothing written. Searches see what the writer has indexed.
+    pub fn open_read_only(dir: &Path) -> Result<SqliteStore> {
+        let path = dir.join(DB_FILE);
+        if !path.exists() {
+            return Err(StoreError::Missing {
+                path: dir.to_path_buf(),
+            });
+        }
+        let writer = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        writer.busy_timeout(std::time::Duration::from_secs(10))?;
+        let version: i64 = writer.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let supported = MIGRATIONS.len() as i64;
+        if version > supported {
+            return Err(StoreError::TooNew {
+                found: version,
+                supported,
+            });
+        }
+        if version < supported {
+            return Err(StoreError::Missing {
+                path: dir.to_path_buf(),
+            });
+        }
+        let raw_reader = RawReader::open(dir)?;
+        Ok(SqliteStore {
+            path,
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+            writing: None,
+            raw_reader,
+            sync_full: std::sync::atomic::AtomicBool::new(true),
+        })
+    }
+
+    fn writing(&self) -> Result<&Writing> {
+        self.writing.as_ref().ok_or(StoreError::ReadOnly)
     }
 
     /// Whether a commit waits for the disk (`synchronous=FULL`, the default) or only for the OS
@@ -143,7 +215,7 @@ impl SqliteStore {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
             let mut problems = problems;
-            let raw_len = lock(&self.raw_log).len();
+            let raw_len = self.raw_reader.len()?;
             if raw_end as u64 > raw_len {
                 problems.push(format!(
                     "raw.log is {raw_len} bytes but messages point up to byte {raw_end}: payloads are missing"
@@ -152,7 +224,7 @@ impl SqliteStore {
             (problems, max_seq)
         };
         // Every posting list decodes and names stored messages only.
-        self.indexer.flush()?;
+        self.flush()?;
         self.with_reader(|c| {
             let mut stmt = c.prepare("SELECT term, docs FROM search.search_postings")?;
             let mut rows = stmt.query([])?;
@@ -193,7 +265,11 @@ impl SqliteStore {
                 )?;
                 c.busy_timeout(std::time::Duration::from_secs(10))?;
                 // The search index, read beside the messages as schema `search`.
-                let index = self.indexer.path().to_string_lossy().into_owned();
+                let index = self
+                    .path
+                    .with_file_name(crate::indexer::SEARCH_FILE)
+                    .to_string_lossy()
+                    .into_owned();
                 c.execute("ATTACH DATABASE ?1 AS search", params![index])?;
                 c
             }
@@ -332,7 +408,8 @@ fn query_messages(
 impl Store for SqliteStore {
     fn write(&self, batch: &WriteBatch<'_>) -> Result<Vec<WriteOutcome>> {
         let mut conn = lock(&self.writer);
-        let mut raw_log = lock(&self.raw_log);
+        let writing = self.writing()?;
+        let mut raw_log = lock(&writing.raw_log);
         let tx = conn.transaction()?;
         let mut outcomes = Vec::with_capacity(batch.messages.len());
         let mut inserted: Vec<i64> = Vec::new();
@@ -447,12 +524,16 @@ impl Store for SqliteStore {
         }
         tx.commit()?;
         // Still under the writer lock: the index receives messages in commit order.
-        self.indexer.submit(docs)?;
+        writing.indexer.submit(docs)?;
         Ok(outcomes)
     }
 
     fn flush(&self) -> Result<()> {
-        self.indexer.flush()
+        match &self.writing {
+            Some(w) => w.indexer.flush(),
+            // A reader sees what the writing process has indexed so far.
+            None => Ok(()),
+        }
     }
 
     fn messages(&self, q: &MessageQuery) -> Result<Vec<StoredMessage>> {
@@ -508,7 +589,7 @@ impl Store for SqliteStore {
             return Ok(Vec::new());
         };
         // Read what was written: the index may trail the last writes by a batch or two.
-        self.indexer.flush()?;
+        self.flush()?;
         self.with_reader(|c| {
             let candidates = search::candidates(c, &search)?;
             let mut out = Vec::new();

@@ -41,6 +41,17 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+/// For the commands that only read: works beside a running import or server.
+fn open_read_only(data: &Path) -> Result<Arc<SqliteStore>> {
+    let store = SqliteStore::open_read_only(data).with_context(|| {
+        format!(
+            "cannot read the store in {} (set --data or COPERNIC_DATA)",
+            data.display()
+        )
+    })?;
+    Ok(Arc::new(store))
+}
+
 fn open_store(data: &Path) -> Result<Arc<SqliteStore>> {
     let store = SqliteStore::open(data).with_context(|| {
         format!(
@@ -188,7 +199,7 @@ fn parse_id(s: &str) -> Result<MessageId> {
 }
 
 fn messages(data: &Path, args: MessagesArgs) -> Result<ExitCode> {
-    let store = open_store(data)?;
+    let store = open_read_only(data)?;
     let q = MessageQuery {
         search: args.search,
         source: args.source,
@@ -247,7 +258,7 @@ fn one_line(s: &str, max: usize) -> String {
 }
 
 fn rejects(data: &Path, args: RejectsArgs) -> Result<ExitCode> {
-    let store = open_store(data)?;
+    let store = open_read_only(data)?;
     if let Some(seq) = args.raw {
         match store.reject_raw(seq)? {
             Some(raw) => std::io::stdout().write_all(&raw)?,
@@ -283,7 +294,7 @@ fn rejects(data: &Path, args: RejectsArgs) -> Result<ExitCode> {
 }
 
 fn waves(data: &Path, args: WavesArgs) -> Result<ExitCode> {
-    let store = open_store(data)?;
+    let store = open_read_only(data)?;
     let found = store.waves(None, args.limit)?;
     let mut out = std::io::stdout().lock();
     for w in &found {
@@ -309,7 +320,7 @@ fn waves(data: &Path, args: WavesArgs) -> Result<ExitCode> {
 }
 
 fn stats(data: &Path, args: StatsArgs) -> Result<ExitCode> {
-    let store = open_store(data)?;
+    let store = open_read_only(data)?;
     let stats = store.stats(None)?;
     let problems = if args.check {
         Some(store.integrity_check()?)

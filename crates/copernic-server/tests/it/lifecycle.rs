@@ -101,11 +101,19 @@ async fn graceful_shutdown_finishes_and_the_store_reopens() {
         })
         .unwrap();
     assert_eq!(all.len(), 1);
+    // One writing process per data folder: a second writer is refused while this one is open.
+    let busy = SqliteStore::open(dir.path())
+        .err()
+        .expect("a second writer is refused");
+    assert!(
+        busy.to_string().contains("another copernic process"),
+        "{busy}"
+    );
+    drop(store);
 
     // And a new server over the same folder serves it.
     let s = TestServer::start_in(dir, ServerConfig::default()).await;
     let again = s.messages("search=restart").await;
     assert_eq!(again.len(), 1);
-    drop(store);
     s.stop().await;
 }

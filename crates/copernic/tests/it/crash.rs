@@ -10,7 +10,7 @@ use crate::common::*;
 /// Large enough that a debug build takes several seconds to import it (the first commit comes
 /// after a few thousand records, the last long after), small enough for the test to stay well
 /// under a minute.
-const TOTAL: u64 = 60_000;
+const TOTAL: u64 = 150_000;
 
 #[test]
 fn import_killed_midway_then_rerun_stores_each_message_once() {
