@@ -295,7 +295,8 @@ fn configure(c: &Connection) -> Result<()> {
     c.pragma_update(None, "journal_mode", "WAL")?;
     c.pragma_update(None, "synchronous", "FULL")?;
     c.pragma_update(None, "temp_store", "MEMORY")?;
-    // 64 MiB page cache: the FTS index merges stay in memory during bulk imports.
+    // 64 MiB page cache: the unique id index stays in memory during bulk imports (256 MiB was
+    // measured no faster for a million messages).
     c.pragma_update(None, "cache_size", -65536)?;
     // Checkpoint every 8192 pages (32 MiB) instead of 1000: pages rewritten many times during a
     // bulk import (index interiors, full-text segments) are copied to the database once.
