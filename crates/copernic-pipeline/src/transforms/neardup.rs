@@ -17,6 +17,9 @@ use copernic_core::text::fold;
 
 use copernic_core::MessageId;
 
+/// Fingerprints kept per band value (see `remember`).
+const MAX_BUCKET: usize = 32;
+
 /// Settings of the detector.
 #[derive(Clone, Copy, Debug)]
 pub struct NearDupConfig {
@@ -221,7 +224,14 @@ impl NearDup {
             }
             None => {
                 for key in bands(fingerprint) {
-                    self.bands.entry(key).or_default().push(fingerprint);
+                    let list = self.bands.entry(key).or_default();
+                    // A band value shared by very many fingerprints tells little; keeping only its
+                    // newest ones bounds every lookup and eviction. A near-duplicate shares at
+                    // least one band, and usually all four, with its original.
+                    if list.len() >= MAX_BUCKET {
+                        list.remove(0);
+                    }
+                    list.push(fingerprint);
                 }
                 self.entries.insert(
                     fingerprint,
