@@ -289,6 +289,10 @@ impl Record for Value {
         if let Some(v) = self.as_object().and_then(|o| o.get(path)) {
             return (!v.is_null()).then_some(Cow::Borrowed(v));
         }
+        // Most default paths are absent from any one record: a plain name was just looked up.
+        if !path.contains('.') {
+            return None;
+        }
         let mut cur = self;
         for seg in path.split('.') {
             cur = match cur {
