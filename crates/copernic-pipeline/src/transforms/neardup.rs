@@ -55,7 +55,7 @@ pub fn fingerprint(text: &str, min_words: usize) -> u64 {
     let mut word = String::new();
     'outer: for raw in text.split_whitespace() {
         // URLs, @mentions and bare numbers are what bots vary between copies: leave them out.
-        if raw.starts_with("http") || raw.starts_with('@') || raw.starts_with("www.") {
+        if is_link_or_mention(raw) {
             continue;
         }
         for part in raw.split(|c: char| !c.is_alphanumeric()) {
@@ -136,6 +136,15 @@ impl BitCounts {
         }
         fp
     }
+}
+
+/// `@mention`, `http…` and `www.…` words, in any case (bots shout: `HTTPS://T.CO/…`).
+fn is_link_or_mention(word: &str) -> bool {
+    let starts = |prefix: &str| {
+        word.get(..prefix.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+    };
+    word.starts_with('@') || starts("http") || starts("www.")
 }
 
 /// Case- and accent-folds `part` into `out`.
@@ -412,6 +421,18 @@ mod tests {
             }
         }
         assert_eq!(c.majority(), want);
+    }
+
+    #[test]
+    fn shouted_links_are_ignored_like_quiet_ones() {
+        // Regression: an upper-cased copy with an upper-cased link formed a wave of its own.
+        let quiet = fingerprint(&format!("{CAMPAIGN} https://t.co/681934"), 6);
+        let shouted = fingerprint(
+            &format!("{} HTTPS://T.CO/681934", CAMPAIGN.to_uppercase()),
+            6,
+        );
+        assert_eq!(quiet, shouted);
+        assert_eq!(quiet, fingerprint(CAMPAIGN, 6));
     }
 
     #[test]

@@ -38,6 +38,10 @@ fn demo_loads_the_sample_once_and_names_its_licences() {
         "{err}"
     );
     assert_eq!(u(&env.stats(), "messages"), SAMPLE);
+    // The sample's copy-paste wave (40 bots, mentions, links, upper case) is one wave.
+    let waves = parse_lines(&env.ok(["waves", "--json"]).stdout);
+    assert_eq!(u(&waves[0], "size"), 40, "{waves:#?}");
+    assert_eq!(u(&waves[0], "distinct_authors"), 40);
     // The sample is searchable like any import (English and French texts).
     assert!(!env
         .messages(&["--source", "demo", "--search", "card"])
