@@ -151,10 +151,11 @@ fn read_utf8(
     };
     for r in first_rows[..header_index].iter().filter(|r| !is_blank(r)) {
         // Kept as rejects rather than dropped: nothing in the input disappears unseen.
+        let raw = raw_row(r, delimiter);
         emit(Item::Reject(ctx.reject(
             position_of(r),
             "before the header row (an export's preamble), not a message",
-            &raw_row(r, delimiter),
+            &raw[..raw.len().min(ctx.limits.max_record_bytes)],
         )));
     }
     let buffered: Vec<csv::ByteRecord> = first_rows.drain(header_index + 1..).collect();
@@ -504,6 +505,24 @@ Date,Title,Url,Full Text,Author,Sentiment\n\
         assert_eq!(m.url.as_deref(), Some("https://x.example/2"));
         assert_eq!(m.title.as_deref(), Some("Avis"));
         assert_eq!(m.created_at.to_rfc3339(), "2024-01-04T11:30:00+00:00");
+    }
+
+    #[test]
+    fn a_long_preamble_row_keeps_only_the_record_limit() {
+        // Found by the csv fuzz target (seed regression-preamble-over-limit).
+        let mut ctx = Context::new("t", "in.csv");
+        ctx.limits.max_record_bytes = 64;
+        let data = format!("Export,{}\nid,text\n1,hello\n", "x".repeat(500));
+        let mut items = Vec::new();
+        read(&mut data.as_bytes(), &Mapping::default(), &ctx, &mut |i| {
+            items.push(i)
+        })
+        .unwrap();
+        let Item::Reject(r) = &items[0] else {
+            panic!("{items:?}")
+        };
+        assert_eq!(r.raw.len(), 64);
+        assert!(matches!(&items[1], Item::Message(m) if m.text == "hello"));
     }
 
     #[test]
