@@ -28,10 +28,15 @@ pub enum Bound {
     /// bytes, of rejects and messages alike, are at most `max_record_bytes` (oversized records
     /// are refused with their first `max_record_bytes` kept).
     Record,
-    /// A whole-document source (a JSON array, an HTTP body, a Mastodon page): a reject of the
-    /// whole document keeps the document, which is at most `max_document_bytes`; items are the
-    /// re-serialised JSON values. No per-record bound is promised, so none is asserted.
+    /// A whole-document source (a JSON document or API page, an HTTP body, a Mastodon page): a
+    /// reject of the whole document keeps the document, which is at most `max_document_bytes`
+    /// (so do rejects of elements that are not objects); but every record read out of the
+    /// document is bounded by `max_record_bytes` (a larger one is refused, its first
+    /// `max_record_bytes` kept), so a *message*'s raw bytes are at most `max_record_bytes`.
     Document,
+    /// A record handed to `mapping::to_message` directly (the `mapping` target): no limit applies
+    /// there (the sources check it before mapping), so none is asserted.
+    Unbounded,
 }
 
 /// Asserts the contract on one emitted item.
@@ -39,6 +44,7 @@ pub fn check(item: &Item, ctx: &Context, bound: Bound) {
     let max_raw = match bound {
         Bound::Record => ctx.limits.max_record_bytes,
         Bound::Document => ctx.limits.max_document_bytes,
+        Bound::Unbounded => usize::MAX,
     };
     match item {
         Item::Reject(r) => {
@@ -73,10 +79,11 @@ pub fn check(item: &Item, ctx: &Context, bound: Bound) {
                 MessageId::derive(&m.source, &m.external_id),
                 "message id not derived from (source, external_id)"
             );
-            if matches!(bound, Bound::Record) {
+            if matches!(bound, Bound::Record | Bound::Document) {
+                let limit = ctx.limits.max_record_bytes;
                 assert!(
-                    m.raw.len() <= max_raw,
-                    "message raw is {} bytes, over the {max_raw}-byte record limit",
+                    m.raw.len() <= limit,
+                    "message raw is {} bytes, over the {limit}-byte record limit ({bound:?})",
                     m.raw.len()
                 );
             }
