@@ -298,9 +298,10 @@ fn configure(c: &Connection) -> Result<()> {
     // 64 MiB page cache: the unique id index stays in memory during bulk imports (256 MiB was
     // measured no faster for a million messages).
     c.pragma_update(None, "cache_size", -65536)?;
-    // Checkpoint every 8192 pages (32 MiB) instead of 1000: pages rewritten many times during a
-    // bulk import (index interiors, full-text segments) are copied to the database once.
-    c.pragma_update(None, "wal_autocheckpoint", 8192)?;
+    // Checkpoint every 32768 pages (128 MiB of WAL) instead of 1000: the pages of the id index,
+    // rewritten many times during a bulk import, are copied to the database once per checkpoint
+    // (a million-message import: 16.2 s at 8192 pages, 14.0–14.8 s at 32768, no faster at 65536).
+    c.pragma_update(None, "wal_autocheckpoint", 32768)?;
     c.busy_timeout(std::time::Duration::from_secs(10))?;
     Ok(())
 }
