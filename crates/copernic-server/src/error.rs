@@ -51,12 +51,7 @@ impl IntoResponse for ApiError {
         let (status, code) = self.parts();
         if status.is_server_error() {
             // The detail helps operators, not callers: log it, answer generically.
-            let mut chain = String::new();
-            let mut cur: Option<&dyn std::error::Error> = Some(&self);
-            while let Some(e) = cur {
-                chain.push_str(&format!(": {e}"));
-                cur = e.source();
-            }
+            let chain = copernic_core::error_chain(&self);
             tracing::error!(message = "request failed", error = %chain);
         }
         (

@@ -43,7 +43,10 @@ pub fn run_all(store: &dyn Store) {
 /// The same (source, external id) twice is stored once; the second write says duplicate.
 pub fn replay_is_a_duplicate(store: &dyn Store) {
     let a = msg("replay", "1", "bonjour", 0);
-    assert_eq!(write(store, &[a.clone()]), vec![WriteOutcome::Inserted]);
+    assert_eq!(
+        write(store, std::slice::from_ref(&a)),
+        vec![WriteOutcome::Inserted]
+    );
     assert_eq!(
         write(store, &[a.clone(), a.clone()]),
         vec![WriteOutcome::Duplicate; 2]

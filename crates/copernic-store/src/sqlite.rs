@@ -207,7 +207,7 @@ impl SqliteStore {
             let mut stmt = conn.prepare("PRAGMA integrity_check")?;
             let problems: Vec<String> = stmt
                 .query_map([], |r| r.get::<_, String>(0))?
-                .filter(|p| p.as_deref().map_or(true, |p| p != "ok"))
+                .filter(|p| !matches!(p.as_deref(), Ok("ok")))
                 .collect::<std::result::Result<_, _>>()?;
             let (max_seq, raw_end): (i64, i64) = conn.query_row(
                 "SELECT COALESCE(MAX(seq), 0), COALESCE(MAX(raw_offset + raw_len), 0) FROM messages",

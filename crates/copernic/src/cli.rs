@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::TypedValueParser;
+use clap::{Args, Parser, Subcommand};
 use copernic_pipeline::Format;
 
 /// Copernic: hear everything said to and about a brand, understand it, answer it.
@@ -58,31 +59,10 @@ impl Command {
     }
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum FormatArg {
-    Auto,
-    Jsonl,
-    Json,
-    Csv,
-    Mbox,
-    Rss,
-    Atom,
-    Mastodon,
-}
-
-impl From<FormatArg> for Format {
-    fn from(f: FormatArg) -> Format {
-        match f {
-            FormatArg::Auto => Format::Auto,
-            FormatArg::Jsonl => Format::Jsonl,
-            FormatArg::Json => Format::Json,
-            FormatArg::Csv => Format::Csv,
-            FormatArg::Mbox => Format::Mbox,
-            FormatArg::Rss => Format::Rss,
-            FormatArg::Atom => Format::Atom,
-            FormatArg::Mastodon => Format::Mastodon,
-        }
-    }
+/// `--format` values: the names `Format` gives itself, listed by `--help`.
+fn format_parser() -> impl TypedValueParser<Value = Format> {
+    clap::builder::PossibleValuesParser::new(Format::ALL.map(Format::name))
+        .map(|name| name.parse::<Format>().unwrap_or_default())
 }
 
 #[derive(Debug, Args)]
@@ -91,8 +71,8 @@ pub struct ImportArgs {
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// Format of the files; `auto` decides from the name and first bytes.
-    #[arg(long, value_enum, default_value = "auto")]
-    pub format: FormatArg,
+    #[arg(long, default_value = "auto", value_parser = format_parser())]
+    pub format: Format,
     /// Field mapping for JSON and CSV: `text=body,author=user.screen_name,created_at=date`.
     /// Fields: id, text, title, author, author_id, author_name, created_at, url, channel, thread,
     /// in_reply_to, lang, direction, tags. Paths are dotted for JSON, column names for CSV.

@@ -84,7 +84,7 @@ fn import(data: &Path, args: ImportArgs) -> Result<ExitCode> {
     mapping.channel = args.channel.clone();
     mapping.items = args.items.clone();
     let opts = ImportOptions {
-        format: args.format.into(),
+        format: args.format,
         mapping,
         source: args.source.clone(),
         limits: copernic_pipeline::Limits {
@@ -210,39 +210,52 @@ fn messages(data: &Path, args: MessagesArgs) -> Result<ExitCode> {
         ..Default::default()
     };
     let found = store.messages(&q)?;
-    let mut out = std::io::stdout().lock();
-    for m in &found {
-        if args.json {
-            writeln!(out, "{}", serde_json::to_string(m)?)?;
+    print_rows(&found, args.json, "no message matches", |m| {
+        let msg = &m.ingested.message;
+        let who = msg
+            .author
+            .handle
+            .as_deref()
+            .or(msg.author.name.as_deref())
+            .unwrap_or("-");
+        let wave = if m.ingested.wave.is_some() {
+            " [wave]"
         } else {
-            let msg = &m.ingested.message;
-            let who = msg
-                .author
-                .handle
-                .as_deref()
-                .or(msg.author.name.as_deref())
-                .unwrap_or("-");
-            let wave = if m.ingested.wave.is_some() {
-                " [wave]"
-            } else {
-                ""
-            };
-            writeln!(
-                out,
-                "{}  {}  {}  {}  {}{}",
-                msg.id,
-                msg.created_at.format("%Y-%m-%d %H:%M"),
-                msg.channel,
-                who,
-                one_line(&msg.text, 100),
-                wave
-            )?;
+            ""
+        };
+        format!(
+            "{}  {}  {}  {}  {}{}",
+            msg.id,
+            msg.created_at.format("%Y-%m-%d %H:%M"),
+            msg.channel,
+            who,
+            one_line(&msg.text, 100),
+            wave
+        )
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints rows for a person (one line each, a note on stderr when there are none) or, with
+/// `--json`, one JSON object per line for scripts.
+fn print_rows<T: Serialize>(
+    rows: &[T],
+    json: bool,
+    none: &str,
+    line: impl Fn(&T) -> String,
+) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    for r in rows {
+        if json {
+            writeln!(out, "{}", serde_json::to_string(r)?)?;
+        } else {
+            writeln!(out, "{}", line(r))?;
         }
     }
-    if found.is_empty() && !args.json {
-        eprintln!("no message matches");
+    if rows.is_empty() && !json {
+        eprintln!("{none}");
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 fn one_line(s: &str, max: usize) -> String {
@@ -271,51 +284,33 @@ fn rejects(data: &Path, args: RejectsArgs) -> Result<ExitCode> {
         limit: args.limit,
         ..Default::default()
     })?;
-    let mut out = std::io::stdout().lock();
-    for r in &found {
-        if args.json {
-            writeln!(out, "{}", serde_json::to_string(r)?)?;
-        } else {
-            writeln!(
-                out,
-                "#{}  {}  [{}]  {} ({} raw bytes)",
-                r.seq,
-                r.at.format("%Y-%m-%d %H:%M"),
-                r.reject.source,
-                r.reject,
-                r.raw_len
-            )?;
-        }
-    }
-    if found.is_empty() && !args.json {
-        eprintln!("nothing was refused");
-    }
+    print_rows(&found, args.json, "nothing was refused", |r| {
+        format!(
+            "#{}  {}  [{}]  {} ({} raw bytes)",
+            r.seq,
+            r.at.format("%Y-%m-%d %H:%M"),
+            r.reject.source,
+            r.reject,
+            r.raw_len
+        )
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 
 fn waves(data: &Path, args: WavesArgs) -> Result<ExitCode> {
     let store = open_read_only(data)?;
     let found = store.waves(None, args.limit)?;
-    let mut out = std::io::stdout().lock();
-    for w in &found {
-        if args.json {
-            writeln!(out, "{}", serde_json::to_string(w)?)?;
-        } else {
-            writeln!(
-                out,
-                "{}  {:>5} messages  {:>5} authors  {} → {}  {}",
-                w.head,
-                w.size,
-                w.distinct_authors,
-                w.first_at.format("%Y-%m-%d %H:%M"),
-                w.last_at.format("%Y-%m-%d %H:%M"),
-                one_line(&w.sample, 70)
-            )?;
-        }
-    }
-    if found.is_empty() && !args.json {
-        eprintln!("no near-duplicate wave");
-    }
+    print_rows(&found, args.json, "no near-duplicate wave", |w| {
+        format!(
+            "{}  {:>5} messages  {:>5} authors  {} → {}  {}",
+            w.head,
+            w.size,
+            w.distinct_authors,
+            w.first_at.format("%Y-%m-%d %H:%M"),
+            w.last_at.format("%Y-%m-%d %H:%M"),
+            one_line(&w.sample, 70)
+        )
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 

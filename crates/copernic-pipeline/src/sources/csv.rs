@@ -240,7 +240,7 @@ fn is_blank(r: &csv::ByteRecord) -> bool {
 
 /// Drops the `\r` that a CRLF line end leaves on the last field.
 fn strip_cr(record: &mut csv::ByteRecord) {
-    let Some(last) = record.iter().last() else {
+    let Some(last) = record.iter().next_back() else {
         return;
     };
     if last.last() != Some(&b'\r') {

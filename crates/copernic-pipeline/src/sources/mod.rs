@@ -164,6 +164,17 @@ pub enum Format {
 }
 
 impl Format {
+    pub const ALL: [Format; 8] = [
+        Format::Auto,
+        Format::Jsonl,
+        Format::Json,
+        Format::Csv,
+        Format::Mbox,
+        Format::Rss,
+        Format::Atom,
+        Format::Mastodon,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Format::Auto => "auto",
@@ -268,6 +279,19 @@ impl Format {
                 .unwrap_or("import")
                 .to_string(),
         }
+    }
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Format, String> {
+        Format::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+                format!("unknown format {s:?}; formats are {}", names.join(", "))
+            })
     }
 }
 
