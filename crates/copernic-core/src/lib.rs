@@ -19,5 +19,5 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-pub use message::{Author, Direction, Ingested, Message, MessageId, DEFAULT_WORKSPACE};
+pub use message::{Author, Direction, Ingested, Labels, Message, MessageId, DEFAULT_WORKSPACE};
 pub use reject::{Position, Reject};

@@ -134,6 +134,24 @@ pub struct Author {
     pub name: Option<String>,
 }
 
+/// What is known of a message's meaning: filterable by listening queries (`sentiment:negative`,
+/// `intent:complaint`, `topic:delivery`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Labels {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentiment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub topics: Vec<String>,
+}
+
+impl Labels {
+    pub fn is_empty(&self) -> bool {
+        self.sentiment.is_none() && self.intent.is_none() && self.topics.is_empty()
+    }
+}
+
 /// One message, normalised: every source produces this shape.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Message {
@@ -166,6 +184,9 @@ pub struct Message {
     /// Hashtags or categories the source attached.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+    /// Sentiment, intent and topics, as the source labelled them (later: as classified).
+    #[serde(default, skip_serializing_if = "Labels::is_empty")]
+    pub labels: Labels,
     /// The bytes the source received for this message, kept verbatim for audit and replays.
     #[serde(skip)]
     pub raw: Vec<u8>,
@@ -192,6 +213,7 @@ impl Message {
             url: None,
             lang: None,
             tags: Vec::new(),
+            labels: Labels::default(),
             raw: Vec::new(),
         }
     }
@@ -213,6 +235,9 @@ pub struct Ingested {
     /// off the writer thread; empty means the store computes them.
     #[serde(skip)]
     pub terms: String,
+    /// Names of the standing listening queries the message matched (of its workspace).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matches: Vec<String>,
 }
 
 #[cfg(test)]

@@ -194,13 +194,141 @@ pub fn fold(s: &str) -> String {
         .collect()
 }
 
-/// The search tokens of `text`: maximal runs of letters and digits, case- and accent-folded
-/// (`L'Été 2024!` → `l`, `ete`, `2024`). The one definition of a word for search, phrases and
-/// listening queries, so that what is indexed and what is verified always agree.
+/// What a token is: a word, or a `#hashtag` / `@mention` entity (whose text is the folded body
+/// without its sign). Emoji are words of one pictograph.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TokenKind {
+    Word,
+    Hashtag,
+    Mention,
+}
+
+/// One token of a text: its folded form and its kind. Positions are the order of the tokens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Token<'a> {
+    pub text: std::borrow::Cow<'a, str>,
+    pub kind: TokenKind,
+}
+
+/// The tokens of `text`, the one definition of a word for search, phrases and listening queries,
+/// so that what is indexed, what is verified and what a query names always agree:
+/// - a word is a maximal run of letters, digits and combining marks, folded (case and accents
+///   removed): `L'Été 2024!` → `l`, `ete`, `2024` (an elision splits at its apostrophe);
+/// - `#` or `@` not preceded by a letter, digit or `_`, followed by letters, digits or `_`, makes
+///   one hashtag or mention token of that run (`@jane_doe` → mention `jane_doe`); an e-mail
+///   address is words (`a@b.com` → `a`, `b`, `com`);
+/// - each emoji is a token of its own; skin tones, variation selectors and joiners are dropped
+///   (`👍🏽` → `👍`).
+pub fn analyze(text: &str) -> Analyzer<'_> {
+    Analyzer { text, at: 0 }
+}
+
+/// The search words of `text`: the folded text of every token (see [`analyze`]).
 pub fn tokens(text: &str) -> impl Iterator<Item = std::borrow::Cow<'_, str>> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|t| !t.is_empty())
-        .map(fold_token)
+    analyze(text).map(|t| t.text)
+}
+
+/// Iterator behind [`analyze`].
+pub struct Analyzer<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || is_combining_mark(c)
+}
+
+fn is_entity_char(c: char) -> bool {
+    is_word_char(c) || c == '_'
+}
+
+/// Pictographs people use as words. Ranges rather than a Unicode property table: no dependency,
+/// and the blocks below hold every emoji of Unicode 15 in the ranges social texts use.
+pub fn is_emoji(c: char) -> bool {
+    matches!(c as u32,
+        0x1F300..=0x1F3FA | 0x1F400..=0x1F64F | 0x1F680..=0x1F6FF | 0x1F900..=0x1F9FF
+        | 0x1FA70..=0x1FAFF | 0x1F004 | 0x1F0CF | 0x1F18E | 0x1F191..=0x1F19A
+        | 0x1F1E6..=0x1F1FF | 0x2600..=0x27BF | 0x2B50 | 0x2B55 | 0x2B1B | 0x2B1C
+        | 0x231A | 0x231B | 0x23E9..=0x23F3 | 0x23F8..=0x23FA | 0x2934 | 0x2935 | 0x3030
+        | 0x303D | 0x3297 | 0x3299)
+}
+
+impl<'a> Iterator for Analyzer<'a> {
+    type Item = Token<'a>;
+
+    fn next(&mut self) -> Option<Token<'a>> {
+        let text = self.text;
+        while self.at < text.len() {
+            let start = self.at;
+            let rest = &text[start..];
+            let b = rest.as_bytes()[0];
+            // ASCII fast path: most characters of most messages.
+            let (c, len) = if b < 0x80 {
+                (b as char, 1)
+            } else {
+                let c = rest.chars().next()?;
+                (c, c.len_utf8())
+            };
+            self.at += len;
+            if is_word_char(c) {
+                let end = start + run_end(&rest[len..], is_word_char) + len;
+                self.at = end;
+                return Some(Token {
+                    text: fold_token(&text[start..end]),
+                    kind: TokenKind::Word,
+                });
+            }
+            if c == '#' || c == '@' {
+                let after_sign = &rest[1..];
+                let body_len = run_end(after_sign, is_entity_char);
+                let glued = text[..start]
+                    .chars()
+                    .next_back()
+                    .is_some_and(is_entity_char);
+                if body_len > 0 && !glued && !after_sign[..body_len].chars().all(|c| c == '_') {
+                    self.at = start + 1 + body_len;
+                    return Some(Token {
+                        text: fold_token(&after_sign[..body_len]),
+                        kind: if c == '#' {
+                            TokenKind::Hashtag
+                        } else {
+                            TokenKind::Mention
+                        },
+                    });
+                }
+                continue;
+            }
+            if is_emoji(c) {
+                return Some(Token {
+                    text: std::borrow::Cow::Borrowed(&text[start..start + len]),
+                    kind: TokenKind::Word,
+                });
+            }
+        }
+        None
+    }
+}
+
+/// Byte length of the prefix of `s` whose characters satisfy `f`.
+fn run_end(s: &str, f: impl Fn(char) -> bool) -> usize {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b < 0x80 {
+            if !f(b as char) {
+                return i;
+            }
+            i += 1;
+        } else {
+            let c = s[i..].chars().next().unwrap_or(' ');
+            if !f(c) {
+                return i;
+            }
+            i += c.len_utf8();
+        }
+    }
+    i
 }
 
 /// Folds one token; ASCII, most tokens, skips the Unicode tables.
@@ -363,6 +491,59 @@ mod tests {
             t,
             ["l", "ete", "2024", "ca", "va", "re", "do", "œuvre", "naive"]
         );
+    }
+
+    fn check_analyze(text: &str, want: &[(&str, TokenKind)]) {
+        let got: Vec<(String, TokenKind)> = analyze(text)
+            .map(|t| (t.text.into_owned(), t.kind))
+            .collect();
+        let want: Vec<(String, TokenKind)> =
+            want.iter().map(|(s, k)| (s.to_string(), *k)).collect();
+        assert_eq!(got, want, "text {text:?}");
+    }
+
+    #[test]
+    fn analyze_knows_entities_emoji_and_elisions() {
+        use TokenKind::*;
+        let cases: &[(&str, &[(&str, TokenKind)])] = &[
+            (
+                "#Été2024 @Jane_Doe",
+                &[("ete2024", Hashtag), ("jane_doe", Mention)],
+            ),
+            (
+                "mail jane@nike.com",
+                &[
+                    ("mail", Word),
+                    ("jane", Word),
+                    ("nike", Word),
+                    ("com", Word),
+                ],
+            ),
+            ("C# ok", &[("c", Word), ("ok", Word)]),
+            ("# @ #_ x#y", &[("x", Word), ("y", Word)]),
+            (
+                "j'adore l'avion qu'il",
+                &[
+                    ("j", Word),
+                    ("adore", Word),
+                    ("l", Word),
+                    ("avion", Word),
+                    ("qu", Word),
+                    ("il", Word),
+                ],
+            ),
+            (
+                "super😡😡 👍🏽!",
+                &[("super", Word), ("😡", Word), ("😡", Word), ("👍", Word)],
+            ),
+            ("(#nike)", &[("nike", Hashtag)]),
+            // NFD text: the combining accent stays inside the word, then folds away.
+            ("cafe\u{301} noe\u{308}l", &[("cafe", Word), ("noel", Word)]),
+            ("", &[]),
+        ];
+        for (text, want) in cases {
+            check_analyze(text, want);
+        }
     }
 
     #[test]

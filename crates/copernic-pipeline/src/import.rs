@@ -149,6 +149,7 @@ pub fn import_file(
         ctx.workspace = w.clone();
     }
     let config = ingestor.config();
+    let percolator = ingestor.percolator();
     // Four batches in flight at most: the reader runs ahead of the writer, bounded.
     let (tx, rx) = sync_channel::<Vec<Prepared>>(4);
     let mapping = opts.mapping.clone();
@@ -161,7 +162,7 @@ pub fn import_file(
                 if receiver_gone {
                     return;
                 }
-                batch.push(Prepared::new(item, &config));
+                batch.push(Prepared::new(item, &config, &percolator));
                 if batch.len() >= BATCH {
                     receiver_gone = tx
                         .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))

@@ -2,6 +2,7 @@
 //! [`Message`](copernic_core::Message)s or [`Reject`](copernic_core::Reject)s, `transforms` are
 //! pure functions over messages, `sinks` write or send them.
 
+pub mod backtest;
 pub mod import;
 pub mod sinks;
 pub mod sources;

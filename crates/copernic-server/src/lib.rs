@@ -62,7 +62,10 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(routes::ui::router())
-        .nest("/api/v1", routes::api::router())
+        .nest(
+            "/api/v1",
+            routes::api::router().merge(routes::queries::router()),
+        )
         .nest("/hooks", routes::hooks::router())
         .fallback(|| async { ApiError::NotFound("no such route; the API is under /api/v1".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

@@ -93,7 +93,28 @@ pub struct MessageQuery {
     pub until: Option<DateTime<Utc>>,
     /// Only messages with `seq` below this (paging backwards from newest).
     pub before_seq: Option<i64>,
+    /// Only messages the standing query of this name matched.
+    pub query: Option<String>,
     pub limit: usize,
+}
+
+/// A standing listening query as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredQuery {
+    pub workspace: String,
+    pub name: String,
+    /// As the user wrote it (the store does not parse it: the caller checked it).
+    pub query: String,
+    pub created_at: DateTime<Utc>,
+    /// Messages it matched since it was added (or last changed).
+    pub matches: u64,
+}
+
+/// Matches of one query in one day (UTC).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayCount {
+    pub day: chrono::NaiveDate,
+    pub count: u64,
 }
 
 /// A reject as kept in the dead-letter store.
@@ -185,4 +206,23 @@ pub trait Store: Send + Sync {
     /// The last conditional-request state of a polled feed.
     fn feed_state(&self, url: &str) -> Result<Option<FeedState>>;
     fn set_feed_state(&self, url: &str, state: &FeedState) -> Result<()>;
+
+    /// Adds the standing query `name`, or changes its text (forgetting the old text's matches).
+    fn put_query(&self, workspace: &str, name: &str, query: &str) -> Result<StoredQuery>;
+    /// Removes a standing query and its matches; false when there was none.
+    fn remove_query(&self, workspace: &str, name: &str) -> Result<bool>;
+    /// Standing queries, by name.
+    fn queries(&self, workspace: Option<&str>) -> Result<Vec<StoredQuery>>;
+    /// Matches per day of one query, oldest first, days without matches left out.
+    fn query_counts(
+        &self,
+        workspace: &str,
+        name: &str,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<DayCount>>;
+    /// Message numbers that may match `plan` (a superset, ascending), from the search index;
+    /// `None` when the plan cannot be answered from the index (the caller scans instead).
+    fn candidates(&self, plan: &search::Plan) -> Result<Option<Vec<i64>>>;
+    /// Messages by number, in the order given (missing numbers skipped).
+    fn messages_by_seq(&self, seqs: &[i64]) -> Result<Vec<StoredMessage>>;
 }

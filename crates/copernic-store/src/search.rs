@@ -284,6 +284,70 @@ impl Search {
     }
 }
 
+/// What a boolean query needs from the index: the listening percolator's back-test turns a query
+/// into a plan, the index answers it with a superset of the messages that match.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Plan {
+    /// Messages with this (folded) token.
+    Term(String),
+    /// Messages with a token starting with this.
+    Prefix(String),
+    /// In all of them.
+    And(Vec<Plan>),
+    /// In any of them.
+    Or(Vec<Plan>),
+    /// Cannot be narrowed by the index (a field filter, a negation): every message.
+    All,
+}
+
+/// The message numbers `plan` may match, ascending; `None` for every message.
+pub fn plan_candidates(conn: &rusqlite::Connection, plan: &Plan) -> Result<Option<Vec<i64>>> {
+    Ok(match plan {
+        Plan::Term(t) => {
+            let mut exact =
+                conn.prepare_cached("SELECT docs FROM search_postings WHERE term = ?1")?;
+            let list = collect(exact.query(params![t])?)?;
+            Some(list)
+        }
+        Plan::Prefix(p) => {
+            let mut range = conn.prepare_cached(
+                "SELECT docs FROM search_postings WHERE term >= ?1 AND term < ?2",
+            )?;
+            let upper = format!("{p}\u{10FFFF}");
+            let list = collect(range.query(params![p, upper])?)?;
+            Some(list)
+        }
+        Plan::And(parts) => {
+            let mut acc: Option<Vec<i64>> = None;
+            for part in parts {
+                if let Some(list) = plan_candidates(conn, part)? {
+                    acc = Some(match acc {
+                        None => list,
+                        Some(a) => intersect(&a, &list),
+                    });
+                    if acc.as_ref().is_some_and(Vec::is_empty) {
+                        break;
+                    }
+                }
+            }
+            acc
+        }
+        Plan::Or(parts) => {
+            let mut acc = Vec::new();
+            for part in parts {
+                match plan_candidates(conn, part)? {
+                    Some(list) => acc.extend(list),
+                    None => return Ok(None),
+                }
+            }
+            acc.sort_unstable();
+            acc.dedup();
+            Some(acc)
+        }
+        Plan::All => None,
+    })
+}
+
 /// Message numbers that have every term and prefix of `search`, ascending.
 pub fn candidates(conn: &rusqlite::Connection, search: &Search) -> Result<Vec<i64>> {
     let mut lists: Vec<Vec<i64>> = Vec::new();

@@ -4,14 +4,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
-use copernic_core::{Author, Ingested, Message, MessageId, Position, Reject};
+use copernic_core::{Author, Ingested, Labels, Message, MessageId, Position, Reject};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 
 use crate::indexer::Indexer;
 use crate::rawlog::{RawLog, RawReader};
 use crate::{
-    search, FeedState, Fingerprint, MessageQuery, RejectQuery, Result, Stats, Store, StoreError,
-    StoredMessage, StoredReject, Wave, WriteBatch, WriteOutcome, REJECT_RAW_LIMIT,
+    search, DayCount, FeedState, Fingerprint, MessageQuery, RejectQuery, Result, Stats, Store,
+    StoreError, StoredMessage, StoredQuery, StoredReject, Wave, WriteBatch, WriteOutcome,
+    REJECT_RAW_LIMIT,
 };
 
 /// The file inside the data folder.
@@ -19,7 +20,8 @@ pub const DB_FILE: &str = "copernic.db";
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
 /// Never edit one that has shipped: append a new one.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 -- Ids are the 16 bytes of MessageId: half the size of hex in rows and in the unique index.
 CREATE TABLE messages (
     seq INTEGER PRIMARY KEY,
@@ -71,7 +73,29 @@ CREATE TABLE feed_state (
     last_modified TEXT,
     checked_at INTEGER
 );
-"#];
+"#,
+    r#"
+-- Sentiment, intent, topics (JSON of copernic_core::Labels); NULL when none.
+ALTER TABLE messages ADD COLUMN labels TEXT;
+-- Standing listening queries, by name within a workspace.
+CREATE TABLE queries (
+    id INTEGER PRIMARY KEY,
+    workspace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    query TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    UNIQUE (workspace, name)
+);
+-- What each standing query matched; `at` (the message's created time) counts matches over time.
+CREATE TABLE query_matches (
+    query_id INTEGER NOT NULL,
+    message_seq INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (query_id, message_seq)
+) WITHOUT ROWID;
+CREATE INDEX query_matches_message ON query_matches(message_seq);
+"#,
+];
 
 /// The SQLite store. One writer connection (SQLite allows one writer at a time anyway) and a
 /// small pool of readers, which WAL lets run beside the writer.
@@ -345,7 +369,7 @@ fn opt_id(b: Option<Vec<u8>>) -> Result<Option<MessageId>> {
 
 const MESSAGE_COLUMNS: &str = "seq, id, workspace, source, external_id, channel, direction, \
     author_id, author_handle, author_name, thread_id, in_reply_to, title, text, created_at, \
-    received_at, url, lang, tags, fingerprint, wave";
+    received_at, url, lang, tags, fingerprint, wave, labels";
 
 fn message_from_row(r: &Row<'_>) -> Result<StoredMessage> {
     let direction: String = r.get(6)?;
@@ -353,6 +377,11 @@ fn message_from_row(r: &Row<'_>) -> Result<StoredMessage> {
     let tags = match tags {
         Some(t) => serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         None => Vec::new(),
+    };
+    let labels: Option<String> = r.get(21)?;
+    let labels = match labels {
+        Some(l) => serde_json::from_str(&l).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        None => Labels::default(),
     };
     let thread: Vec<u8> = r.get(10)?;
     let message = Message {
@@ -376,6 +405,7 @@ fn message_from_row(r: &Row<'_>) -> Result<StoredMessage> {
         url: r.get(16)?,
         lang: r.get(17)?,
         tags,
+        labels,
         raw: Vec::new(),
     };
     Ok(StoredMessage {
@@ -385,6 +415,7 @@ fn message_from_row(r: &Row<'_>) -> Result<StoredMessage> {
             fingerprint: r.get::<_, i64>(19)? as u64,
             wave: opt_id(r.get(20)?)?,
             terms: String::new(),
+            matches: Vec::new(),
         },
     })
 }
@@ -420,10 +451,10 @@ impl Store for SqliteStore {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO messages (id, workspace, source, external_id, channel, direction, \
                  author_id, author_handle, author_name, thread_id, in_reply_to, title, text, \
-                 created_at, received_at, url, lang, tags, fingerprint, wave, raw_offset, raw_len) \
+                 created_at, received_at, url, lang, tags, fingerprint, wave, raw_offset, raw_len, labels) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, \
                    COALESCE(?10, (SELECT thread_id FROM messages WHERE id = ?11), ?11, ?1), \
-                   ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22) \
+                   ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23) \
                  ON CONFLICT (id) DO NOTHING",
             )?;
             let mut computed: Vec<String> = Vec::new();
@@ -434,6 +465,14 @@ impl Store for SqliteStore {
                 } else {
                     Some(
                         serde_json::to_string(&m.tags)
+                            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    )
+                };
+                let labels = if m.labels.is_empty() {
+                    None
+                } else {
+                    Some(
+                        serde_json::to_string(&m.labels)
                             .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                     )
                 };
@@ -460,8 +499,28 @@ impl Store for SqliteStore {
                     ing.wave.as_ref().map(|w| &w.0[..]),
                     raw_log.next_offset() as i64,
                     m.raw.len() as i64,
+                    labels,
                 ])?;
                 if changed == 1 {
+                    if !ing.matches.is_empty() {
+                        let seq = tx.last_insert_rowid();
+                        let mut query_id = tx.prepare_cached(
+                            "SELECT id FROM queries WHERE workspace = ?1 AND name = ?2",
+                        )?;
+                        let mut put = tx.prepare_cached(
+                            "INSERT OR IGNORE INTO query_matches (query_id, message_seq, at) \
+                             VALUES (?1, ?2, ?3)",
+                        )?;
+                        for name in &ing.matches {
+                            // A query removed since the message was matched is skipped.
+                            let id: Option<i64> = query_id
+                                .query_row(params![m.workspace, name], |r| r.get(0))
+                                .optional()?;
+                            if let Some(id) = id {
+                                put.execute(params![id, seq, ms(m.created_at)])?;
+                            }
+                        }
+                    }
                     // Appended only when the row was: a replay adds no bytes.
                     raw_log.append(&m.raw);
                     if ing.terms.is_empty() {
@@ -581,6 +640,13 @@ impl Store for SqliteStore {
         }
         if let Some(v) = q.before_seq {
             add(" AND seq < ?", V::Integer(v));
+        }
+        if let Some(v) = &q.query {
+            add(
+                " AND seq IN (SELECT message_seq FROM query_matches WHERE query_id IN \
+                 (SELECT id FROM queries WHERE name = ?))",
+                V::Text(v.clone()),
+            );
         }
         let Some(search_text) = q.search.as_deref() else {
             sql.push_str(&format!(" ORDER BY seq DESC LIMIT {limit}"));
@@ -793,5 +859,131 @@ impl Store for SqliteStore {
             params![url, state.etag, state.last_modified, state.checked_at.map(ms)],
         )?;
         Ok(())
+    }
+
+    fn put_query(&self, workspace: &str, name: &str, query: &str) -> Result<StoredQuery> {
+        self.writing()?;
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction()?;
+        let old: Option<(i64, String)> = tx
+            .query_row(
+                "SELECT id, query FROM queries WHERE workspace = ?1 AND name = ?2",
+                params![workspace, name],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        match old {
+            Some((_, text)) if text == query => {}
+            Some((id, _)) => {
+                // New words, new matches: the old ones answered another question.
+                tx.execute("DELETE FROM query_matches WHERE query_id = ?1", params![id])?;
+                tx.execute(
+                    "UPDATE queries SET query = ?2, created_at = ?3 WHERE id = ?1",
+                    params![id, query, ms(Utc::now())],
+                )?;
+            }
+            None => {
+                tx.execute(
+                    "INSERT INTO queries (workspace, name, query, created_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![workspace, name, query, ms(Utc::now())],
+                )?;
+            }
+        }
+        tx.commit()?;
+        drop(conn);
+        self.queries(Some(workspace))?
+            .into_iter()
+            .find(|q| q.name == name)
+            .ok_or_else(|| StoreError::Corrupt(format!("query {name} vanished")))
+    }
+
+    fn remove_query(&self, workspace: &str, name: &str) -> Result<bool> {
+        self.writing()?;
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction()?;
+        tx.execute(
+            "DELETE FROM query_matches WHERE query_id IN \
+             (SELECT id FROM queries WHERE workspace = ?1 AND name = ?2)",
+            params![workspace, name],
+        )?;
+        let n = tx.execute(
+            "DELETE FROM queries WHERE workspace = ?1 AND name = ?2",
+            params![workspace, name],
+        )?;
+        tx.commit()?;
+        Ok(n > 0)
+    }
+
+    fn queries(&self, workspace: Option<&str>) -> Result<Vec<StoredQuery>> {
+        self.with_reader(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT q.workspace, q.name, q.query, q.created_at, \
+                   (SELECT COUNT(*) FROM query_matches m WHERE m.query_id = q.id) \
+                 FROM queries q WHERE ?1 IS NULL OR q.workspace = ?1 ORDER BY q.name",
+            )?;
+            let mut rows = stmt.query(params![workspace])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                out.push(StoredQuery {
+                    workspace: r.get(0)?,
+                    name: r.get(1)?,
+                    query: r.get(2)?,
+                    created_at: from_ms(r.get(3)?),
+                    matches: r.get::<_, i64>(4)? as u64,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn query_counts(
+        &self,
+        workspace: &str,
+        name: &str,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<DayCount>> {
+        self.with_reader(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT m.at / 86400000 AS day, COUNT(*) FROM query_matches m \
+                 JOIN queries q ON q.id = m.query_id \
+                 WHERE q.workspace = ?1 AND q.name = ?2 AND (?3 IS NULL OR m.at >= ?3) \
+                 GROUP BY day ORDER BY day",
+            )?;
+            let mut rows = stmt.query(params![workspace, name, since.map(ms)])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                let day = from_ms(r.get::<_, i64>(0)? * 86_400_000).date_naive();
+                out.push(DayCount {
+                    day,
+                    count: r.get::<_, i64>(1)? as u64,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn candidates(&self, plan: &search::Plan) -> Result<Option<Vec<i64>>> {
+        self.flush()?;
+        self.with_reader(|c| search::plan_candidates(c, plan))
+    }
+
+    fn messages_by_seq(&self, seqs: &[i64]) -> Result<Vec<StoredMessage>> {
+        self.with_reader(|c| {
+            let mut out = Vec::with_capacity(seqs.len());
+            for chunk in seqs.chunks(512) {
+                let list = chunk
+                    .iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE seq IN ({list})");
+                let mut found = query_messages(c, &sql, &[], |_| true)?;
+                let order: std::collections::HashMap<i64, usize> =
+                    chunk.iter().enumerate().map(|(i, s)| (*s, i)).collect();
+                found.sort_by_key(|m| order.get(&m.seq).copied().unwrap_or(usize::MAX));
+                out.extend(found);
+            }
+            Ok(out)
+        })
     }
 }

@@ -45,6 +45,15 @@ pub enum Command {
     Serve(ServeArgs),
     /// Load the bundled sample of real public messages into a fresh store and serve it.
     Demo(DemoArgs),
+    /// Standing listening queries: check, add, list, remove, back-test, counts over time.
+    ///
+    /// The language (words, "phrases", prefix*, #hashtags, @mentions, AND, OR, NOT/-, NEAR/n,
+    /// lang: channel: author: sentiment: intent: topic:) is described in docs/query-language.md.
+    #[command(subcommand)]
+    Query(QueryCommand),
+    /// Match messages against queries offline: one JSON object per message, in input order,
+    /// `{"id": ..., "matches": [query ids, sorted]}`.
+    Match(MatchArgs),
     /// Benchmark helpers (see BENCHMARKS.md).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -75,7 +84,7 @@ pub struct ImportArgs {
     pub format: Format,
     /// Field mapping for JSON and CSV: `text=body,author=user.screen_name,created_at=date`.
     /// Fields: id, text, title, author, author_id, author_name, created_at, url, channel, thread,
-    /// in_reply_to, lang, direction, tags. Paths are dotted for JSON, column names for CSV.
+    /// in_reply_to, lang, direction, tags, sentiment, intent, topics. Paths are dotted for JSON, column names for CSV.
     #[arg(long, action = clap::ArgAction::Append)]
     pub map: Vec<String>,
     /// Where the records are inside a JSON document (`data`, `entry.*.changes.*.value`); by
@@ -115,6 +124,9 @@ pub struct MessagesArgs {
     /// Only the messages of this near-duplicate wave (its head's id).
     #[arg(long)]
     pub wave: Option<String>,
+    /// Only the messages the standing query of this name matched.
+    #[arg(long, value_name = "NAME")]
+    pub query: Option<String>,
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
     /// One JSON object per line.
@@ -192,4 +204,70 @@ pub enum BenchCommand {
         #[arg(long)]
         csv: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QueryCommand {
+    /// Check a query: print its normalised form (exit 0) or where and why it is wrong (exit 2).
+    Check {
+        query: String,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a standing query, or change the words of an existing one: every message ingested
+    /// from now on is matched against it.
+    Add {
+        name: String,
+        query: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List standing queries with how many messages each matched.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a standing query and its matches.
+    Remove { name: String },
+    /// Back-test a query on stored history: how many messages it matches, and the newest ones.
+    Test {
+        query: String,
+        /// Only messages created since: a duration (30d, 12h, 2w) or a date (2026-01-31).
+        #[arg(long)]
+        since: Option<String>,
+        /// How many matching messages to show.
+        #[arg(long, default_value_t = 5)]
+        sample: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Matches per day of a standing query, as a bar chart (or JSON).
+    Counts {
+        name: String,
+        /// A duration (30d, 12h, 2w) or a date (2026-01-31).
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct MatchArgs {
+    /// Queries: one `ID<TAB>QUERY` per line (blank lines skipped).
+    #[arg(long)]
+    pub queries: PathBuf,
+    /// Messages: JSONL, as `copernic import` reads it.
+    #[arg(long)]
+    pub messages: PathBuf,
+    /// Field mapping for the messages, as for `copernic import`.
+    #[arg(long, action = clap::ArgAction::Append)]
+    pub map: Vec<String>,
+    /// Use the naive engine (every query verified on every message): for comparisons.
+    #[arg(long)]
+    pub naive: bool,
+    /// One JSON object per message (the default prints `ID: q1 q2`).
+    #[arg(long)]
+    pub json: bool,
 }

@@ -37,12 +37,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Stats(args) => stats(&cli.data, args),
         Command::Serve(args) => serve(&cli.data, args),
         Command::Demo(args) => demo(args),
+        Command::Query(cmd) => crate::listen::query(&cli.data, cmd),
+        Command::Match(args) => crate::listen::match_messages(args),
         Command::Bench(cmd) => crate::bench::run(cmd),
     }
 }
 
 /// For the commands that only read: works beside a running import or server.
-fn open_read_only(data: &Path) -> Result<Arc<SqliteStore>> {
+pub(crate) fn open_read_only(data: &Path) -> Result<Arc<SqliteStore>> {
     let store = SqliteStore::open_read_only(data).with_context(|| {
         format!(
             "cannot read the store in {} (set --data or COPERNIC_DATA)",
@@ -52,7 +54,7 @@ fn open_read_only(data: &Path) -> Result<Arc<SqliteStore>> {
     Ok(Arc::new(store))
 }
 
-fn open_store(data: &Path) -> Result<Arc<SqliteStore>> {
+pub(crate) fn open_store(data: &Path) -> Result<Arc<SqliteStore>> {
     let store = SqliteStore::open(data).with_context(|| {
         format!(
             "cannot open the store in {} (set --data or COPERNIC_DATA)",
@@ -206,6 +208,7 @@ fn messages(data: &Path, args: MessagesArgs) -> Result<ExitCode> {
         channel: args.channel,
         author: args.author,
         wave: args.wave.as_deref().map(parse_id).transpose()?,
+        query: args.query,
         limit: args.limit,
         ..Default::default()
     };
@@ -238,7 +241,7 @@ fn messages(data: &Path, args: MessagesArgs) -> Result<ExitCode> {
 
 /// Prints rows for a person (one line each, a note on stderr when there are none) or, with
 /// `--json`, one JSON object per line for scripts.
-fn print_rows<T: Serialize>(
+pub(crate) fn print_rows<T: Serialize>(
     rows: &[T],
     json: bool,
     none: &str,
@@ -258,7 +261,7 @@ fn print_rows<T: Serialize>(
     Ok(())
 }
 
-fn one_line(s: &str, max: usize) -> String {
+pub(crate) fn one_line(s: &str, max: usize) -> String {
     let flat: String = s
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })

@@ -4,6 +4,7 @@
 mod bench;
 mod cli;
 mod commands;
+mod listen;
 
 use clap::Parser;
 

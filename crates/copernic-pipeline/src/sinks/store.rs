@@ -9,7 +9,9 @@ use copernic_store::{Store, StoreError, WriteBatch, WriteOutcome};
 use serde::{Deserialize, Serialize};
 
 use crate::sources::Item;
+use crate::transforms::listen;
 use crate::transforms::neardup::{fingerprint, NearDup, NearDupConfig};
+use copernic_listen::Percolator;
 
 /// An item with its pure, per-message work done (fingerprint, search terms), ready to be
 /// written. Preparing is done off the writer thread so parsing and hashing overlap with writing.
@@ -18,21 +20,25 @@ pub struct Prepared {
     pub item: Item,
     pub fingerprint: u64,
     pub terms: String,
+    /// Standing queries matched.
+    pub matches: Vec<String>,
 }
 
 impl Prepared {
-    pub fn new(item: Item, config: &NearDupConfig) -> Prepared {
-        let (fingerprint, terms) = match &item {
+    pub fn new(item: Item, config: &NearDupConfig, percolator: &Percolator) -> Prepared {
+        let (fingerprint, terms, matches) = match &item {
             Item::Message(m) => (
                 fingerprint(&m.text, config.min_words),
                 terms_of(m.title.as_deref(), &m.text),
+                listen::matches(percolator, m),
             ),
-            Item::Reject(_) => (0, String::new()),
+            Item::Reject(_) => (0, String::new(), Vec::new()),
         };
         Prepared {
             item,
             fingerprint,
             terms,
+            matches,
         }
     }
 }
@@ -46,6 +52,9 @@ pub enum ItemOutcome {
         id: MessageId,
         #[serde(skip_serializing_if = "Option::is_none")]
         wave: Option<MessageId>,
+        /// Standing queries it matched.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        matches: Vec<String>,
     },
     /// Already stored: a replay.
     Duplicate { id: MessageId },
@@ -101,6 +110,9 @@ pub struct Ingestor {
     // One lock over the detector *and* the write: waves are decided in the order messages are
     // stored, so a wave's head is always written before (or with) its members.
     neardup: Mutex<NearDup>,
+    /// The standing queries, swapped whole when one changes: readers keep the snapshot they
+    /// started with.
+    listening: std::sync::RwLock<Arc<Percolator>>,
 }
 
 impl Ingestor {
@@ -110,10 +122,28 @@ impl Ingestor {
         for f in store.recent_fingerprints(config.window)? {
             neardup.remember(f.id, f.fingerprint, f.wave);
         }
+        let (percolator, _) = listen::load(&*store)?;
         Ok(Ingestor {
             store,
             neardup: Mutex::new(neardup),
+            listening: std::sync::RwLock::new(Arc::new(percolator)),
         })
+    }
+
+    /// The standing queries as they are now.
+    pub fn percolator(&self) -> Arc<Percolator> {
+        self.listening
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Reloads the standing queries from the store (after one was added or removed); returns the
+    /// stored queries that no longer parse.
+    pub fn reload_queries(&self) -> Result<Vec<(String, copernic_listen::ParseError)>, StoreError> {
+        let (p, broken) = listen::load(&**self.store())?;
+        *self.listening.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(p);
+        Ok(broken)
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -132,10 +162,11 @@ impl Ingestor {
     /// Prepares and writes items; one outcome per item, in order.
     pub fn ingest(&self, items: Vec<Item>) -> Result<Vec<ItemOutcome>, StoreError> {
         let config = self.config();
+        let percolator = self.percolator();
         self.write(
             items
                 .into_iter()
-                .map(|i| Prepared::new(i, &config))
+                .map(|i| Prepared::new(i, &config, &percolator))
                 .collect(),
         )
     }
@@ -159,6 +190,7 @@ impl Ingestor {
                         fingerprint: p.fingerprint,
                         wave: a.wave,
                         terms: p.terms,
+                        matches: p.matches,
                     });
                 }
                 Item::Reject(r) => {
@@ -182,6 +214,7 @@ impl Ingestor {
                         WriteOutcome::Inserted => ItemOutcome::Accepted {
                             id: m.message.id,
                             wave: m.wave,
+                            matches: m.matches.clone(),
                         },
                         WriteOutcome::Duplicate => ItemOutcome::Duplicate { id: m.message.id },
                     }

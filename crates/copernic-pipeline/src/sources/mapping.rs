@@ -31,10 +31,13 @@ pub enum Field {
     Lang,
     Direction,
     Tags,
+    Sentiment,
+    Intent,
+    Topics,
 }
 
 impl Field {
-    pub const ALL: [Field; 14] = [
+    pub const ALL: [Field; 17] = [
         Field::Id,
         Field::Text,
         Field::Title,
@@ -49,6 +52,9 @@ impl Field {
         Field::Lang,
         Field::Direction,
         Field::Tags,
+        Field::Sentiment,
+        Field::Intent,
+        Field::Topics,
     ];
 
     pub fn name(self) -> &'static str {
@@ -67,6 +73,9 @@ impl Field {
             Field::Lang => "lang",
             Field::Direction => "direction",
             Field::Tags => "tags",
+            Field::Sentiment => "sentiment",
+            Field::Intent => "intent",
+            Field::Topics => "topics",
         }
     }
 
@@ -175,6 +184,9 @@ impl Field {
                 "entities.hashtags",
                 "tweet.entities.hashtags",
             ],
+            Field::Sentiment => &["sentiment", "labels.sentiment", "polarity"],
+            Field::Intent => &["intent", "labels.intent"],
+            Field::Topics => &["topics", "labels.topics", "topic"],
         }
     }
 }
@@ -439,6 +451,19 @@ pub fn to_message(
     }
     if let Some((_, v)) = find(Field::Tags) {
         m.tags = tags(&v);
+    }
+    m.labels.sentiment = text_of(Field::Sentiment)?;
+    m.labels.intent = text_of(Field::Intent)?;
+    if let Some((_, v)) = find(Field::Topics) {
+        m.labels.topics = match &*v {
+            // Topics are names with spaces ("late delivery"): a string splits on commas only.
+            Value::String(s) => s
+                .split([',', ';'])
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .collect(),
+            other => tags(other),
+        };
     }
     Ok(m)
 }

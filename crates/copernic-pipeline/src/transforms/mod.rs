@@ -1,3 +1,4 @@
 //! Transforms: pure functions over messages. No IO, no async.
 
+pub mod listen;
 pub mod neardup;

@@ -93,6 +93,8 @@ struct ListParams {
     since: Option<DateTime<Utc>>,
     until: Option<DateTime<Utc>>,
     before: Option<i64>,
+    /// Only what the standing query of this name matched.
+    query: Option<String>,
     limit: Option<usize>,
 }
 
@@ -116,6 +118,7 @@ async fn list_messages(
         since: p.since,
         until: p.until,
         before_seq: p.before,
+        query: p.query,
         // Pages are capped so one request cannot pull the whole store.
         limit: p.limit.unwrap_or(50).clamp(1, 1000),
     };

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod hooks;
+pub mod queries;
 pub mod ui;
 
 use std::sync::atomic::{AtomicU64, Ordering};

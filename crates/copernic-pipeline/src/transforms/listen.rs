@@ -1,0 +1,109 @@
+//! Listening: every message matched against the standing queries (the percolator of
+//! `copernic-listen`), and the plan that lets the search index back-test a query on history.
+
+use copernic_core::Message;
+use copernic_listen::{Atom, Expr, Fields, Input, Percolator};
+use copernic_store::search::Plan;
+
+/// What the percolator sees of a message.
+pub fn input_of(m: &Message) -> Input<'_> {
+    Input {
+        title: m.title.as_deref(),
+        text: &m.text,
+        fields: Fields {
+            lang: m.lang.as_deref(),
+            channel: Some(&m.channel),
+            author: m.author.handle.as_deref(),
+            sentiment: m.labels.sentiment.as_deref(),
+            intent: m.labels.intent.as_deref(),
+            topics: &m.labels.topics,
+        },
+    }
+}
+
+/// The percolator's id of a standing query: queries of different workspaces may share a name.
+pub fn percolator_id(workspace: &str, name: &str) -> String {
+    format!("{workspace}\u{1f}{name}")
+}
+
+/// The names of the standing queries of its workspace that `m` matches.
+pub fn matches(percolator: &Percolator, m: &Message) -> Vec<String> {
+    if percolator.is_empty() {
+        return Vec::new();
+    }
+    percolator
+        .matches(&input_of(m))
+        .into_iter()
+        .filter_map(|id| {
+            let (ws, name) = id.split_once('\u{1f}')?;
+            (ws == m.workspace).then(|| name.to_string())
+        })
+        .collect()
+}
+
+/// A percolator over the standing queries of `store`, and the stored queries that no longer
+/// parse (with why), which the caller reports.
+pub fn load(
+    store: &dyn copernic_store::Store,
+) -> Result<(Percolator, Vec<(String, copernic_listen::ParseError)>), copernic_store::StoreError> {
+    let mut p = Percolator::new();
+    let mut broken = Vec::new();
+    for q in store.queries(None)? {
+        match copernic_listen::parse(&q.query) {
+            Ok(e) => p.add(&percolator_id(&q.workspace, &q.name), &e),
+            Err(e) => broken.push((q.name, e)),
+        }
+    }
+    Ok((p, broken))
+}
+
+/// A plan for the search index whose answer holds every stored message `e` matches: the
+/// candidates, verified afterwards by the percolator.
+pub fn plan(e: &Expr) -> Plan {
+    match e {
+        Expr::Atom(a) | Expr::Near { left: a, .. } => atom_plan(a),
+        // Not in the index: fields are verified on the candidates.
+        Expr::Field(..) | Expr::Not(_) => Plan::All,
+        Expr::And(xs) => {
+            let parts: Vec<Plan> = xs.iter().map(plan).filter(|p| *p != Plan::All).collect();
+            if parts.is_empty() {
+                Plan::All
+            } else {
+                Plan::And(parts)
+            }
+        }
+        Expr::Or(xs) => Plan::Or(xs.iter().map(plan).collect()),
+    }
+}
+
+fn atom_plan(a: &Atom) -> Plan {
+    match a {
+        // The index holds the text of every token, entities included.
+        Atom::Word(w) | Atom::Hashtag(w) | Atom::Mention(w) => Plan::Term(w.clone()),
+        Atom::Prefix(p) => Plan::Prefix(p.clone()),
+        Atom::Phrase(ws) => Plan::And(ws.iter().cloned().map(Plan::Term).collect()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plans_narrow_by_the_index_where_they_can() {
+        let p = |q: &str| plan(&copernic_listen::parse(q).unwrap());
+        assert_eq!(
+            p("nike lang:fr -fake"),
+            Plan::And(vec![Plan::Term("nike".into())])
+        );
+        assert_eq!(
+            p("\"air max\" OR livr*"),
+            Plan::Or(vec![
+                Plan::And(vec![Plan::Term("air".into()), Plan::Term("max".into())]),
+                Plan::Prefix("livr".into())
+            ])
+        );
+        assert_eq!(p("lang:fr"), Plan::All);
+        assert_eq!(p("#nike NEAR/2 @adidas"), Plan::Term("nike".into()));
+    }
+}
