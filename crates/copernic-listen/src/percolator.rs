@@ -137,6 +137,9 @@ enum Node {
 #[derive(Clone, Debug, Default)]
 pub struct Doc {
     hits: Vec<(u32, u32)>,
+    /// One bit per key of the vocabulary, set for the keys in `hits`: most verification steps
+    /// only ask whether a key is present, and a bit test beats a search of the hits.
+    present: Vec<u64>,
 }
 
 impl Doc {
@@ -147,8 +150,9 @@ impl Doc {
     }
 
     fn has(&self, key: u32) -> bool {
-        let i = self.hits.partition_point(|h| h.0 < key);
-        self.hits.get(i).is_some_and(|h| h.0 == key)
+        self.present
+            .get((key / 64) as usize)
+            .is_some_and(|w| (w >> (key % 64)) & 1 == 1)
     }
 
     fn has_at(&self, key: u32, pos: u32) -> bool {
@@ -224,6 +228,8 @@ struct Slot {
     node: Node,
     /// The keys under which the presearcher files it (empty: verified against every message).
     filed_under: Vec<u32>,
+    /// A key or an OR of keys: being a candidate is matching, nothing to verify.
+    exact: bool,
 }
 
 /// Standing queries, ready to match messages. Adding or removing one touches only its own
@@ -246,6 +252,10 @@ pub struct Percolator {
 pub struct Scratch {
     pub doc: Doc,
     candidates: Vec<u32>,
+    /// Per slot, the last message number that made it a candidate: deduplication without
+    /// sorting the candidates.
+    seen: Vec<u32>,
+    message: u32,
 }
 
 impl Percolator {
@@ -291,10 +301,16 @@ impl Percolator {
         for &k in &filed_under {
             self.postings[k as usize].push(slot);
         }
+        let exact = match &node {
+            Node::Key(_) => true,
+            Node::Or(xs) => xs.iter().all(|x| matches!(x, Node::Key(_))),
+            _ => false,
+        };
         self.slots[slot as usize] = Some(Slot {
             id: id.to_string(),
             node,
             filed_under,
+            exact,
         });
         self.by_id.insert(id.to_string(), slot);
     }
@@ -342,7 +358,17 @@ impl Percolator {
 
     /// Analyses a message into `doc`: the hits of every key some query names.
     pub fn analyse(&self, input: &Input<'_>, doc: &mut Doc) {
+        // Clear only the bits the previous message set: the bitset spans the whole vocabulary.
+        for &(k, _) in &doc.hits {
+            if let Some(w) = doc.present.get_mut((k / 64) as usize) {
+                *w = 0;
+            }
+        }
         doc.hits.clear();
+        let words = self.vocab.kinds.len().div_ceil(64);
+        if doc.present.len() < words {
+            doc.present.resize(words, 0);
+        }
         let v = &self.vocab;
         let mut pos = 0u32;
         let mut add_text = |text: &str, pos: &mut u32| {
@@ -402,6 +428,9 @@ impl Percolator {
         }
         doc.hits.sort_unstable();
         doc.hits.dedup();
+        for &(k, _) in &doc.hits {
+            doc.present[(k / 64) as usize] |= 1 << (k % 64);
+        }
     }
 
     /// The ids of the queries `input` matches, sorted.
@@ -415,19 +444,33 @@ impl Percolator {
     /// [`Percolator::matches`] with reusable buffers; `out` is cleared first.
     pub fn matches_into<'p>(&'p self, input: &Input<'_>, s: &mut Scratch, out: &mut Vec<&'p str>) {
         self.analyse(input, &mut s.doc);
+        s.message = s.message.wrapping_add(1);
+        if s.message == 0 {
+            // Wrapped: old marks could collide with the new numbers.
+            s.seen.iter_mut().for_each(|m| *m = 0);
+            s.message = 1;
+        }
+        if s.seen.len() < self.slots.len() {
+            s.seen.resize(self.slots.len(), 0);
+        }
         s.candidates.clear();
+        let message = s.message;
         for k in s.doc.keys() {
             if let Some(p) = self.postings.get(k as usize) {
-                s.candidates.extend_from_slice(p);
+                for &slot in p {
+                    let mark = &mut s.seen[slot as usize];
+                    if *mark != message {
+                        *mark = message;
+                        s.candidates.push(slot);
+                    }
+                }
             }
         }
         s.candidates.extend_from_slice(&self.always);
-        s.candidates.sort_unstable();
-        s.candidates.dedup();
         out.clear();
         for &c in &s.candidates {
             if let Some(slot) = &self.slots[c as usize] {
-                if eval(&slot.node, &s.doc) {
+                if slot.exact || eval(&slot.node, &s.doc) {
                     out.push(&slot.id);
                 }
             }

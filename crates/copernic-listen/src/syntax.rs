@@ -270,12 +270,14 @@ fn lex(query: &str) -> Result<Vec<Spanned>, ParseError> {
                             let n = w.strip_prefix("NEAR/").unwrap_or("");
                             match n.parse::<u32>() {
                                 Ok(d) if (1..=MAX_NEAR).contains(&d) => Tok::Near(d),
-                                _ => return err(
-                                    column,
-                                    format!(
+                                _ => {
+                                    return err(
+                                        column,
+                                        format!(
                                         "NEAR needs a distance from 1 to {MAX_NEAR}, as in NEAR/3"
                                     ),
-                                ),
+                                    )
+                                }
                             }
                         }
                         _ => match split_field(&word) {

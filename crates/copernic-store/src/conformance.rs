@@ -39,6 +39,108 @@ pub fn run_all(store: &dyn Store) {
     waves_group_near_duplicates(store);
     filters_and_paging(store);
     feed_state_round_trips(store);
+    labels_round_trip(store);
+    standing_queries_keep_their_matches(store);
+    plans_find_candidates(store);
+}
+
+/// Sentiment, intent and topics come back as written.
+pub fn labels_round_trip(store: &dyn Store) {
+    let mut a = msg("labels", "1", "livraison en retard", 0);
+    a.message.labels.sentiment = Some("negative".into());
+    a.message.labels.topics = vec!["late delivery".into(), "refund".into()];
+    write(store, std::slice::from_ref(&a));
+    let got = store.message(a.message.id).unwrap().unwrap();
+    assert_eq!(got.ingested.message.labels, a.message.labels);
+}
+
+/// Queries are stored by name; a message's matches are written with it, counted, listed and
+/// forgotten when the query's words change or it is removed.
+pub fn standing_queries_keep_their_matches(store: &dyn Store) {
+    let ws = copernic_core::DEFAULT_WORKSPACE;
+    store.put_query(ws, "q-late", "retard").unwrap();
+    store.put_query(ws, "q-other", "ailleurs").unwrap();
+    let mut a = msg("queries", "1", "colis en retard", 0);
+    a.matches = vec!["q-late".into(), "q-gone".into()];
+    let mut b = msg("queries", "2", "encore en retard", 60 * 24);
+    b.matches = vec!["q-late".into()];
+    write(store, &[a.clone(), b.clone()]);
+    // A replay writes no second match.
+    write(store, std::slice::from_ref(&a));
+    let queries = store.queries(Some(ws)).unwrap();
+    let late = queries.iter().find(|q| q.name == "q-late").unwrap();
+    assert_eq!((late.query.as_str(), late.matches), ("retard", 2));
+    assert_eq!(
+        queries
+            .iter()
+            .find(|q| q.name == "q-other")
+            .unwrap()
+            .matches,
+        0
+    );
+    let days = store.query_counts(ws, "q-late", None).unwrap();
+    assert_eq!(days.iter().map(|d| d.count).collect::<Vec<_>>(), [1, 1]);
+    let since = a.message.created_at + Duration::hours(1);
+    assert_eq!(
+        store.query_counts(ws, "q-late", Some(since)).unwrap().len(),
+        1
+    );
+    let found = store
+        .messages(&MessageQuery {
+            query: Some("q-late".into()),
+            ..MessageQuery::default()
+        })
+        .unwrap();
+    assert_eq!(found.len(), 2);
+    // Same words: matches kept. New words: forgotten.
+    assert_eq!(store.put_query(ws, "q-late", "retard").unwrap().matches, 2);
+    assert_eq!(store.put_query(ws, "q-late", "delay").unwrap().matches, 0);
+    assert!(store.remove_query(ws, "q-late").unwrap());
+    assert!(!store.remove_query(ws, "q-late").unwrap());
+    assert!(store.remove_query(ws, "q-other").unwrap());
+    assert!(store.queries(Some(ws)).unwrap().is_empty());
+}
+
+/// The index answers boolean plans with a superset of what matches, and messages come back by
+/// number in the order asked.
+pub fn plans_find_candidates(store: &dyn Store) {
+    use crate::search::Plan;
+    let a = msg("plans", "1", "Le zèbre mange", 0);
+    let b = msg("plans", "2", "le zébu dort", 1);
+    let c = msg("plans", "3", "un cheval", 2);
+    write(store, &[a.clone(), b.clone(), c.clone()]);
+    store.flush().unwrap();
+    let seqs = |p: &Plan| store.candidates(p).unwrap();
+    let term = |t: &str| Plan::Term(t.into());
+    let of = |ids: &[&Ingested]| -> Vec<i64> {
+        let mut v: Vec<i64> = ids
+            .iter()
+            .map(|i| store.message(i.message.id).unwrap().unwrap().seq)
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(seqs(&term("zebre")), Some(of(&[&a])));
+    assert_eq!(seqs(&Plan::Prefix("zeb".into())), Some(of(&[&a, &b])));
+    assert_eq!(
+        seqs(&Plan::Or(vec![term("cheval"), term("dort")])),
+        Some(of(&[&b, &c]))
+    );
+    assert_eq!(
+        seqs(&Plan::And(vec![Plan::Prefix("zeb".into()), term("mange")])),
+        Some(of(&[&a]))
+    );
+    assert_eq!(seqs(&Plan::Or(vec![term("cheval"), Plan::All])), None);
+    assert_eq!(seqs(&Plan::All), None);
+    let order = of(&[&a, &c]);
+    let back = store
+        .messages_by_seq(&[order[1], order[0], 999_999_999])
+        .unwrap();
+    let texts: Vec<&str> = back
+        .iter()
+        .map(|m| m.ingested.message.text.as_str())
+        .collect();
+    assert_eq!(texts, ["un cheval", "Le zèbre mange"]);
 }
 
 /// The same (source, external id) twice is stored once; the second write says duplicate.

@@ -11,6 +11,7 @@ use crate::cli::BenchCommand;
 
 pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
     match cmd {
+        BenchCommand::Listen(args) => crate::bench_listen::run(args),
         BenchCommand::Gen { count, jsonl, csv } => {
             let mut j = BufWriter::new(
                 File::create(&jsonl)
@@ -57,17 +58,17 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
 }
 
 /// splitmix64: a fixed, seedable generator, so every run writes the same corpus.
-struct Rng(u64);
+pub(crate) struct Rng(pub u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
     }
-    fn below(&mut self, n: u64) -> u64 {
+    pub fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
     }
 }

@@ -192,6 +192,9 @@ pub struct DemoArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// The percolator against the naive engine: standing queries built from a real corpus's
+    /// vocabulary, matched against the corpus on one thread (BENCHMARKS.md, "Listen").
+    Listen(BenchListenArgs),
     /// Write a realistic corpus of N messages (French and English, social lengths) as JSONL, and
     /// the same rows as CSV for the `sqlite3 .import` floor.
     Gen {
@@ -210,6 +213,8 @@ pub enum BenchCommand {
 pub enum QueryCommand {
     /// Check a query: print its normalised form (exit 0) or where and why it is wrong (exit 2).
     Check {
+        /// The query (one argument: quote it). A leading `-` is part of the query.
+        #[arg(allow_hyphen_values = true)]
         query: String,
         /// Print one JSON object.
         #[arg(long)]
@@ -219,6 +224,7 @@ pub enum QueryCommand {
     /// from now on is matched against it.
     Add {
         name: String,
+        #[arg(allow_hyphen_values = true)]
         query: String,
         #[arg(long)]
         json: bool,
@@ -232,6 +238,7 @@ pub enum QueryCommand {
     Remove { name: String },
     /// Back-test a query on stored history: how many messages it matches, and the newest ones.
     Test {
+        #[arg(allow_hyphen_values = true)]
         query: String,
         /// Only messages created since: a duration (30d, 12h, 2w) or a date (2026-01-31).
         #[arg(long)]
@@ -268,6 +275,29 @@ pub struct MatchArgs {
     #[arg(long)]
     pub naive: bool,
     /// One JSON object per message (the default prints `ID: q1 q2`).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchListenArgs {
+    /// Corpus files (CSV with a `text` column, or JSONL); a file whose name holds `allocine` is
+    /// French with its `label` as sentiment. Default: the bundled demo sample.
+    #[arg(long = "corpus")]
+    pub corpus: Vec<PathBuf>,
+    /// Numbers of standing queries to measure, each in its own round.
+    #[arg(long, value_delimiter = ',', default_values_t = [10_000usize, 100_000])]
+    pub queries: Vec<usize>,
+    /// Messages matched by the percolator in each round (the corpus is cycled).
+    #[arg(long, default_value_t = 200_000)]
+    pub messages: usize,
+    /// Seconds the naive engine may run in each round (it is slow: it verifies every query).
+    #[arg(long, default_value_t = 20.0)]
+    pub naive_seconds: f64,
+    /// Write the generated queries of the last round here (`ID<TAB>QUERY`).
+    #[arg(long)]
+    pub write_queries: Option<PathBuf>,
+    /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
 }

@@ -2,6 +2,7 @@
 //! uses anyhow: errors are printed with their whole chain and the process exits non-zero.
 
 mod bench;
+mod bench_listen;
 mod cli;
 mod commands;
 mod listen;

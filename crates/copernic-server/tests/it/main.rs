@@ -5,6 +5,7 @@ mod feeds;
 mod hooks;
 mod ingest;
 mod lifecycle;
+mod queries;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -6,6 +6,7 @@ mod crash;
 mod demo;
 mod exit_status;
 mod formats;
+mod listen;
 mod replay;
 mod serve;
 mod waves;
