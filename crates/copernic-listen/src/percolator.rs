@@ -195,6 +195,17 @@ impl Doc {
     }
 }
 
+/// A rough rank of how much verifying a node costs (a bit test is 0).
+fn eval_cost(n: &Node) -> u32 {
+    match n {
+        Node::Key(_) => 0,
+        Node::Not(x) => eval_cost(x),
+        Node::Phrase(_) => 2,
+        Node::Near { .. } => 3,
+        Node::Or(xs) | Node::And(xs) => 1 + xs.iter().map(eval_cost).max().unwrap_or(0),
+    }
+}
+
 fn eval(n: &Node, doc: &Doc) -> bool {
     match n {
         Node::Key(k) => doc.has(*k),
@@ -256,6 +267,13 @@ pub struct Scratch {
     /// sorting the candidates.
     seen: Vec<u32>,
     message: u32,
+}
+
+impl Scratch {
+    /// How many queries the last message made candidates (for benchmarks).
+    pub fn candidates(&self) -> usize {
+        self.candidates.len()
+    }
 }
 
 impl Percolator {
@@ -351,7 +369,13 @@ impl Percolator {
                 Node::Key(self.vocab.intern(KeyKind::Field, MapName::Field(*f), v))
             }
             Expr::Not(x) => Node::Not(Box::new(self.compile(x))),
-            Expr::And(xs) => Node::And(xs.iter().map(|x| self.compile(x)).collect()),
+            Expr::And(xs) => {
+                // Cheapest checks first: most candidates fail on a missing key, and then the
+                // phrase and NEAR scans never run.
+                let mut parts: Vec<Node> = xs.iter().map(|x| self.compile(x)).collect();
+                parts.sort_by_key(eval_cost);
+                Node::And(parts.into())
+            }
             Expr::Or(xs) => Node::Or(xs.iter().map(|x| self.compile(x)).collect()),
         }
     }

@@ -254,10 +254,12 @@ pub fn run(args: BenchListenArgs) -> Result<ExitCode> {
         let progress = indicatif::ProgressBar::new(args.messages as u64);
         let started = Instant::now();
         let mut matches = 0u64;
+        let mut candidates = 0u64;
         for i in 0..args.messages {
             let m = &corpus[i % corpus.len()];
             p.matches_into(&input_of(m), &mut scratch, &mut found);
             matches += found.len() as u64;
+            candidates += scratch.candidates() as u64;
             if i % 10_000 == 0 {
                 progress.set_position(i as u64);
             }
@@ -297,6 +299,7 @@ pub fn run(args: BenchListenArgs) -> Result<ExitCode> {
             "presearch_filings": filings,
             "messages": args.messages,
             "matches_per_message": matches as f64 / args.messages as f64,
+            "candidates_per_message": candidates as f64 / args.messages as f64,
             "percolator_msgs_per_s": perc_rate,
             "naive_messages": naive_done,
             "naive_msgs_per_s": naive_rate,
@@ -306,10 +309,11 @@ pub fn run(args: BenchListenArgs) -> Result<ExitCode> {
         if !args.json {
             println!(
                 "{n:>7} queries: percolator {perc_rate:>9.0} msg/s, naive {naive_rate:>7.0} msg/s ({naive_done} msgs), \
-                 {:.0}x; {:.2} matches/msg; add {add_us:.1} µs, remove {remove_us:.1} µs; {memory_per_query:.0} B/query; \
+                 {:.0}x; {:.2} matches/msg ({:.1} candidates); add {add_us:.1} µs, remove {remove_us:.1} µs; {memory_per_query:.0} B/query; \
                  build {build_s:.2} s; disagreements {disagreements}",
                 perc_rate / naive_rate,
-                matches as f64 / args.messages as f64
+                matches as f64 / args.messages as f64,
+                candidates as f64 / args.messages as f64
             );
         }
         rounds.push(round);
