@@ -331,6 +331,47 @@ fn run_end(s: &str, f: impl Fn(char) -> bool) -> usize {
     i
 }
 
+/// A message field's value in the form queries and the search index compare it in: folded; a
+/// language is its primary subtag (`fr-CA` → `fr`); a handle loses its `@`.
+pub fn field_value(field: &str, value: &str) -> String {
+    let v = fold(value.trim());
+    match field {
+        "lang" => v.split(['-', '_']).next().unwrap_or("").to_string(),
+        "author" => v.trim_start_matches('@').to_string(),
+        _ => v,
+    }
+}
+
+/// The search-index term of a field value: `:lang:fr`. No word token contains `:`, so these never
+/// collide with words, and the leading `:` keeps them out of every word prefix's range (`lan*`
+/// must not find `lang:…`).
+pub fn field_term(field: &str, value: &str) -> String {
+    format!(":{field}:{}", field_value(field, value))
+}
+
+/// The filterable fields of a message, as (name, value) pairs: what listening queries filter on
+/// and the search index holds as `name:value` terms.
+pub fn message_fields(m: &crate::Message) -> Vec<(&'static str, &str)> {
+    let mut out = Vec::with_capacity(4 + m.labels.topics.len());
+    if let Some(l) = m.lang.as_deref() {
+        out.push(("lang", l));
+    }
+    out.push(("channel", m.channel.as_str()));
+    if let Some(a) = m.author.handle.as_deref() {
+        out.push(("author", a));
+    }
+    if let Some(s) = m.labels.sentiment.as_deref() {
+        out.push(("sentiment", s));
+    }
+    if let Some(i) = m.labels.intent.as_deref() {
+        out.push(("intent", i));
+    }
+    for t in &m.labels.topics {
+        out.push(("topic", t.as_str()));
+    }
+    out
+}
+
 /// Folds one token; ASCII, most tokens, skips the Unicode tables.
 pub fn fold_token(t: &str) -> std::borrow::Cow<'_, str> {
     if t.bytes()

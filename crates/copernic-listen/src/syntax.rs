@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use copernic_core::text::{analyze, fold, TokenKind};
+use copernic_core::text::{analyze, TokenKind};
 
 /// Longest query accepted, in characters: far above any hand-written query, low enough that a
 /// pasted document is refused instead of compiled.
@@ -73,12 +73,7 @@ impl Field {
     /// The form a value is compared in, for the query and for the message alike: folded; a
     /// language is its primary subtag (`fr-CA` → `fr`); a handle loses its `@`.
     pub fn normalise(self, value: &str) -> String {
-        let v = fold(value.trim());
-        match self {
-            Field::Lang => v.split(['-', '_']).next().unwrap_or("").to_string(),
-            Field::Author => v.trim_start_matches('@').to_string(),
-            _ => v,
-        }
+        copernic_core::text::field_value(self.name(), value)
     }
 }
 

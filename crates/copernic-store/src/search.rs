@@ -24,13 +24,31 @@ const MERGE_FANOUT: usize = 8;
 /// The search terms of a message, one per line, repeats included: the segment writer drops
 /// repeats as it adds each message, so they are not hashed twice. One string rather than a
 /// `Vec<String>`: one allocation per message instead of one per word.
-pub fn terms_of(title: Option<&str>, text: &str) -> String {
+pub fn terms_of(title: Option<&str>, text: &str, fields: &[(&str, &str)]) -> String {
     let mut out = String::with_capacity(text.len() + title.map_or(0, str::len) + 16);
     for t in tokens(text).chain(title.into_iter().flat_map(tokens)) {
         out.push_str(&t);
         out.push('\n');
     }
+    // Field values as `name:value` terms, so that a listening query's field filters narrow a
+    // back-test through the index too.
+    for (name, value) in fields {
+        let term = copernic_core::text::field_term(name, value);
+        if term.len() > name.len() + 2 {
+            out.push_str(&term);
+            out.push('\n');
+        }
+    }
     out
+}
+
+/// [`terms_of`] a message: its title, text and filterable fields.
+pub fn message_terms(m: &copernic_core::Message) -> String {
+    terms_of(
+        m.title.as_deref(),
+        &m.text,
+        &copernic_core::text::message_fields(m),
+    )
 }
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {

@@ -524,7 +524,7 @@ impl Store for SqliteStore {
                     // Appended only when the row was: a replay adds no bytes.
                     raw_log.append(&m.raw);
                     if ing.terms.is_empty() {
-                        computed.push(search::terms_of(m.title.as_deref(), &m.text));
+                        computed.push(search::message_terms(m));
                     }
                     inserted.push(tx.last_insert_rowid());
                     outcomes.push(WriteOutcome::Inserted);

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use copernic_core::{Ingested, MessageId, Position};
-use copernic_store::search::terms_of;
+use copernic_store::search::message_terms;
 use copernic_store::{Store, StoreError, WriteBatch, WriteOutcome};
 use serde::{Deserialize, Serialize};
 
@@ -29,7 +29,7 @@ impl Prepared {
         let (fingerprint, terms, matches) = match &item {
             Item::Message(m) => (
                 fingerprint(&m.text, config.min_words),
-                terms_of(m.title.as_deref(), &m.text),
+                message_terms(m),
                 listen::matches(percolator, m),
             ),
             Item::Reject(_) => (0, String::new(), Vec::new()),

@@ -62,8 +62,10 @@ pub fn load(
 pub fn plan(e: &Expr) -> Plan {
     match e {
         Expr::Atom(a) | Expr::Near { left: a, .. } => atom_plan(a),
-        // Not in the index: fields are verified on the candidates.
-        Expr::Field(..) | Expr::Not(_) => Plan::All,
+        // Field values are indexed as `name:value` terms.
+        Expr::Field(f, v) => Plan::Term(copernic_core::text::field_term(f.name(), v)),
+        // A negation cannot narrow: verified on the candidates.
+        Expr::Not(_) => Plan::All,
         Expr::And(xs) => {
             let parts: Vec<Plan> = xs.iter().map(plan).filter(|p| *p != Plan::All).collect();
             if parts.is_empty() {
@@ -73,6 +75,17 @@ pub fn plan(e: &Expr) -> Plan {
             }
         }
         Expr::Or(xs) => Plan::Or(xs.iter().map(plan).collect()),
+    }
+}
+
+/// Whether the index's answer to [`plan`] is exactly the set of messages `e` matches, so that
+/// counting needs no verification: words, prefixes and fields under AND and OR.
+pub fn exact(e: &Expr) -> bool {
+    match e {
+        Expr::Atom(Atom::Word(_) | Atom::Prefix(_)) | Expr::Field(..) => true,
+        // The index holds a hashtag's text as a word; phrases and NEAR need positions.
+        Expr::Atom(_) | Expr::Near { .. } | Expr::Not(_) => false,
+        Expr::And(xs) | Expr::Or(xs) => xs.iter().all(exact),
     }
 }
 
@@ -91,10 +104,14 @@ mod tests {
 
     #[test]
     fn plans_narrow_by_the_index_where_they_can() {
-        let p = |q: &str| plan(&copernic_listen::parse(q).unwrap());
+        use copernic_listen::parse;
+        let p = |q: &str| plan(&parse(q).unwrap());
         assert_eq!(
-            p("nike lang:fr -fake"),
-            Plan::And(vec![Plan::Term("nike".into())])
+            p("nike lang:FR -fake"),
+            Plan::And(vec![
+                Plan::Term("nike".into()),
+                Plan::Term(":lang:fr".into())
+            ])
         );
         assert_eq!(
             p("\"air max\" OR livr*"),
@@ -103,7 +120,15 @@ mod tests {
                 Plan::Prefix("livr".into())
             ])
         );
-        assert_eq!(p("lang:fr"), Plan::All);
+        assert_eq!(p("lang:fr"), Plan::Term(":lang:fr".into()));
+        assert_eq!(
+            p("nike OR NOT NOT fake"),
+            Plan::Or(vec![Plan::Term("nike".into()), Plan::All])
+        );
+        assert!(exact(&parse("(nike OR livr*) lang:fr").unwrap()));
+        for q in ["#nike", "\"air max\"", "a NEAR/2 b", "a -b", "@x"] {
+            assert!(!exact(&parse(q).unwrap()), "{q}");
+        }
         assert_eq!(p("#nike NEAR/2 @adidas"), Plan::Term("nike".into()));
     }
 }

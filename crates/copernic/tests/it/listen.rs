@@ -198,12 +198,23 @@ fn back_test_since_and_scan_without_the_index() {
     );
     assert_eq!(t["count"], 1);
     assert_eq!(t["sample"][0]["external_id"], "new");
-    // A field alone cannot use the index: every message is scanned and verified.
+    // Fields are indexed too.
     let t = parse_one(&env.ok(["query", "test", "lang:fr", "--json"]).stdout);
+    assert_eq!(
+        (t["count"].as_u64(), t["used_index"].as_bool()),
+        (Some(2), Some(true))
+    );
+    // A double negation cannot use the index: every message is scanned and verified.
+    let t = parse_one(
+        &env.ok(["query", "test", "NOT NOT lang:fr", "--json"])
+            .stdout,
+    );
     assert_eq!(
         (t["count"].as_u64(), t["used_index"].as_bool()),
         (Some(2), Some(false))
     );
+    let t = parse_one(&env.ok(["query", "test", "lan*", "--json"]).stdout);
+    assert_eq!(t["count"], 0, "a word prefix never finds field terms: {t}");
     let out = env.run(["query", "test", "colis", "--since", "soon"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("neither a duration"));
 }
