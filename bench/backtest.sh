@@ -18,7 +18,7 @@ while IFS= read -r q; do
   # Twice: the first run also warms the page cache.
   "$bin" --data "$work/store" query test "$q" --json >/dev/null
   "$bin" --data "$work/store" query test "$q" --json \
-    | python3 -c 'import json,sys; r=json.load(sys.stdin); print(f"{r[\"seconds\"]*1000:8.1f} ms  {r[\"count\"]:>8} matches  {r[\"examined\"]:>8} examined  index={r[\"used_index\"]}  {r[\"normalised\"]}")'
+    | python3 -c 'import json,sys; r=json.load(sys.stdin); print("%8.1f ms %9d matches %9d examined  index=%s  %s" % (r["seconds"]*1000, r["count"], r["examined"], r["used_index"], r["normalised"]))'
 done <<'QUERIES'
 remboursement
 card NEAR/3 declined
@@ -27,5 +27,6 @@ card NEAR/3 declined
 rembours* OR refund*
 film lang:fr
 transfer* NEAR/5 account* -pending
-lang:fr sentiment:negative
+lang:fr channel:twitter
+twitter
 QUERIES

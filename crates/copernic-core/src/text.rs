@@ -235,6 +235,10 @@ pub struct Analyzer<'a> {
 }
 
 fn is_word_char(c: char) -> bool {
+    if c.is_ascii() {
+        // Most characters: no Unicode table.
+        return c.is_ascii_alphanumeric();
+    }
     c.is_alphanumeric() || is_combining_mark(c)
 }
 

@@ -39,15 +39,38 @@ pub struct Input<'a> {
 
 /// The keys queries name. Keys are never forgotten when a query is removed: they cost a few
 /// bytes each, and keeping them keeps every other query's compiled form valid.
-#[derive(Default)]
 struct Vocabulary {
     words: FxHashMap<Box<str>, u32>,
     hashtags: FxHashMap<Box<str>, u32>,
     mentions: FxHashMap<Box<str>, u32>,
     prefixes: FxHashMap<Box<str>, u32>,
+    /// Which first bytes and byte lengths (bit 63: 63 or more) the words, hashtags and mentions
+    /// have: most tokens of a message are in no query, and these two tests turn them away
+    /// before hashing.
+    first_bytes: [bool; 256],
+    word_lengths: u64,
+    /// Bit n set when some prefix has n characters (bit 63: 63 or more): a token is looked up
+    /// only at the lengths a prefix has, not at every length.
+    prefix_lengths: u64,
     fields: [FxHashMap<Box<str>, u32>; 6],
     /// Per key, how it was named (for the presearcher's choice of the rarest term).
     kinds: Vec<KeyKind>,
+}
+
+impl Default for Vocabulary {
+    fn default() -> Vocabulary {
+        Vocabulary {
+            words: FxHashMap::default(),
+            hashtags: FxHashMap::default(),
+            mentions: FxHashMap::default(),
+            prefixes: FxHashMap::default(),
+            first_bytes: [false; 256],
+            word_lengths: 0,
+            prefix_lengths: 0,
+            fields: Default::default(),
+            kinds: Vec::new(),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,7 +90,17 @@ impl Vocabulary {
         }
         m.insert(text.into(), next);
         self.kinds.push(kind);
+        if matches!(map, MapName::Words | MapName::Hashtags | MapName::Mentions) {
+            self.first_bytes[text.as_bytes().first().copied().unwrap_or(0) as usize] = true;
+            self.word_lengths |= 1 << text.len().min(63);
+        }
         next
+    }
+
+    /// Whether a token of this text may be a word, hashtag or mention key.
+    fn may_hold(&self, text: &str) -> bool {
+        let first = text.as_bytes().first().copied().unwrap_or(0) as usize;
+        self.first_bytes[first] && self.word_lengths & (1 << text.len().min(63)) != 0
     }
 
     fn map_mut(&mut self, m: MapName) -> &mut FxHashMap<Box<str>, u32> {
@@ -91,6 +124,7 @@ impl Vocabulary {
                 Span::One(self.intern(KeyKind::Entity(len(m)), MapName::Mentions, m))
             }
             Atom::Prefix(p) => {
+                self.prefix_lengths |= 1 << p.chars().count().min(63);
                 Span::One(self.intern(KeyKind::Prefix(len(p)), MapName::Prefixes, p))
             }
             Atom::Phrase(ws) => Span::Phrase(
@@ -398,20 +432,24 @@ impl Percolator {
         let mut add_text = |text: &str, pos: &mut u32| {
             for t in analyze(text) {
                 let w = &*t.text;
-                if let Some(&k) = v.words.get(w) {
-                    doc.hits.push((k, *pos));
+                if v.may_hold(w) {
+                    if let Some(&k) = v.words.get(w) {
+                        doc.hits.push((k, *pos));
+                    }
+                    let entities = match t.kind {
+                        TokenKind::Word => None,
+                        TokenKind::Hashtag => Some(&v.hashtags),
+                        TokenKind::Mention => Some(&v.mentions),
+                    };
+                    if let Some(&k) = entities.and_then(|m| m.get(w)) {
+                        doc.hits.push((k, *pos));
+                    }
                 }
-                let entities = match t.kind {
-                    TokenKind::Word => None,
-                    TokenKind::Hashtag => Some(&v.hashtags),
-                    TokenKind::Mention => Some(&v.mentions),
-                };
-                if let Some(&k) = entities.and_then(|m| m.get(w)) {
-                    doc.hits.push((k, *pos));
-                }
-                if !v.prefixes.is_empty() {
+                if v.prefix_lengths != 0 {
                     for (n, (i, c)) in w.char_indices().enumerate() {
-                        if n + 1 >= MIN_PREFIX_CHARS {
+                        let chars = n + 1;
+                        if chars >= MIN_PREFIX_CHARS && v.prefix_lengths & (1 << chars.min(63)) != 0
+                        {
                             if let Some(&k) = v.prefixes.get(&w[..i + c.len_utf8()]) {
                                 doc.hits.push((k, *pos));
                             }

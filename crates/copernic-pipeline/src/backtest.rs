@@ -68,11 +68,61 @@ pub fn backtest(
         }
         Some(seqs) => {
             out.used_index = true;
-            for chunk in seqs.rchunks(CHUNK) {
-                let newest_first: Vec<i64> = chunk.iter().rev().copied().collect();
-                let messages = store.messages_by_seq(&newest_first)?;
-                verify(messages, &mut out);
+            // Verification (reading each candidate and tokenizing it) is the cost: spread the
+            // chunks, newest first, over the cores.
+            let chunks: Vec<&[i64]> = seqs.rchunks(CHUNK).collect();
+            let workers = std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .clamp(1, 4)
+                .min(chunks.len().max(1));
+            let percolator = &percolator;
+            let chunks = &chunks;
+            let parts: Vec<Result<Backtest, StoreError>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..workers)
+                    .map(|w| {
+                        scope.spawn(move || {
+                            let mut part = Backtest {
+                                count: 0,
+                                examined: 0,
+                                used_index: true,
+                                sample: Vec::new(),
+                            };
+                            let mut scratch = Scratch::default();
+                            let mut found = Vec::new();
+                            for chunk in chunks.iter().skip(w).step_by(workers) {
+                                let newest_first: Vec<i64> = chunk.iter().rev().copied().collect();
+                                for m in store.messages_by_seq(&newest_first)? {
+                                    part.examined += 1;
+                                    if since.is_some_and(|s| m.ingested.message.created_at < s) {
+                                        continue;
+                                    }
+                                    let input = input_of(&m.ingested.message);
+                                    percolator.matches_into(&input, &mut scratch, &mut found);
+                                    if !found.is_empty() {
+                                        part.count += 1;
+                                        if part.sample.len() < sample {
+                                            part.sample.push(m);
+                                        }
+                                    }
+                                }
+                            }
+                            Ok(part)
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                    .collect()
+            });
+            for part in parts {
+                let part = part?;
+                out.count += part.count;
+                out.examined += part.examined;
+                out.sample.extend(part.sample);
             }
+            out.sample.sort_by_key(|m| std::cmp::Reverse(m.seq));
+            out.sample.truncate(sample);
         }
         None => {
             let mut before = None;

@@ -61,7 +61,8 @@ pub fn load(
 /// candidates, verified afterwards by the percolator.
 pub fn plan(e: &Expr) -> Plan {
     match e {
-        Expr::Atom(a) | Expr::Near { left: a, .. } => atom_plan(a),
+        Expr::Atom(a) => atom_plan(a),
+        Expr::Near { left, right, .. } => Plan::And(vec![atom_plan(left), atom_plan(right)]),
         // Field values are indexed as `name:value` terms.
         Expr::Field(f, v) => Plan::Term(copernic_core::text::field_term(f.name(), v)),
         // A negation cannot narrow: verified on the candidates.
@@ -129,6 +130,9 @@ mod tests {
         for q in ["#nike", "\"air max\"", "a NEAR/2 b", "a -b", "@x"] {
             assert!(!exact(&parse(q).unwrap()), "{q}");
         }
-        assert_eq!(p("#nike NEAR/2 @adidas"), Plan::Term("nike".into()));
+        assert_eq!(
+            p("#nike NEAR/2 @adidas"),
+            Plan::And(vec![Plan::Term("nike".into()), Plan::Term("adidas".into())])
+        );
     }
 }
