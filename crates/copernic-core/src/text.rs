@@ -353,17 +353,15 @@ pub fn field_term(field: &str, value: &str) -> String {
     format!(":{field}:{}", field_value(field, value))
 }
 
-/// The filterable fields of a message, as (name, value) pairs: what listening queries filter on
-/// and the search index holds as `name:value` terms.
-pub fn message_fields(m: &crate::Message) -> Vec<(&'static str, &str)> {
+/// The fields of a message the search index holds as `:name:value` terms, as (name, value)
+/// pairs. Not the author: one term per author would add a row per author to every index segment
+/// (authors are as many as messages in a firehose) for a filter rarely used alone.
+pub fn indexed_fields(m: &crate::Message) -> Vec<(&'static str, &str)> {
     let mut out = Vec::with_capacity(4 + m.labels.topics.len());
     if let Some(l) = m.lang.as_deref() {
         out.push(("lang", l));
     }
     out.push(("channel", m.channel.as_str()));
-    if let Some(a) = m.author.handle.as_deref() {
-        out.push(("author", a));
-    }
     if let Some(s) = m.labels.sentiment.as_deref() {
         out.push(("sentiment", s));
     }

@@ -98,21 +98,20 @@ fn catch_up(main: &Connection, idx: &mut Connection) -> Result<()> {
     loop {
         let docs: Vec<(i64, String)> = {
             let mut stmt = main.prepare(
-                "SELECT seq, title, text, lang, channel, author_handle, labels FROM messages \
+                "SELECT seq, title, text, lang, channel, labels FROM messages \
                  WHERE seq > ?1 ORDER BY seq LIMIT 20000",
             )?;
             let rows = stmt.query_map(params![from], |r| {
                 let title: Option<String> = r.get(1)?;
                 let text: String = r.get(2)?;
-                // Only what message_fields reads; the rest of the message is not needed.
+                // Only what indexed_fields reads; the rest of the message is not needed.
                 let mut m = copernic_core::Message::new("", "", "", String::new());
                 m.lang = r.get(3)?;
                 m.channel = r.get(4)?;
-                m.author.handle = r.get(5)?;
-                if let Some(l) = r.get::<_, Option<String>>(6)? {
+                if let Some(l) = r.get::<_, Option<String>>(5)? {
                     m.labels = serde_json::from_str(&l).unwrap_or_default();
                 }
-                let fields = copernic_core::text::message_fields(&m);
+                let fields = copernic_core::text::indexed_fields(&m);
                 Ok((
                     r.get::<_, i64>(0)?,
                     terms_of(title.as_deref(), &text, &fields),

@@ -47,7 +47,7 @@ pub fn message_terms(m: &copernic_core::Message) -> String {
     terms_of(
         m.title.as_deref(),
         &m.text,
-        &copernic_core::text::message_fields(m),
+        &copernic_core::text::indexed_fields(m),
     )
 }
 

@@ -2,7 +2,7 @@
 //! `copernic-listen`), and the plan that lets the search index back-test a query on history.
 
 use copernic_core::Message;
-use copernic_listen::{Atom, Expr, Fields, Input, Percolator};
+use copernic_listen::{Atom, Expr, Field, Fields, Input, Percolator};
 use copernic_store::search::Plan;
 
 /// What the percolator sees of a message.
@@ -63,7 +63,9 @@ pub fn plan(e: &Expr) -> Plan {
     match e {
         Expr::Atom(a) => atom_plan(a),
         Expr::Near { left, right, .. } => Plan::And(vec![atom_plan(left), atom_plan(right)]),
-        // Field values are indexed as `name:value` terms.
+        // Authors are not indexed (see `indexed_fields`): verified on the candidates.
+        Expr::Field(Field::Author, _) => Plan::All,
+        // The other field values are indexed as `:name:value` terms.
         Expr::Field(f, v) => Plan::Term(copernic_core::text::field_term(f.name(), v)),
         // A negation cannot narrow: verified on the candidates.
         Expr::Not(_) => Plan::All,
@@ -83,7 +85,8 @@ pub fn plan(e: &Expr) -> Plan {
 /// counting needs no verification: words, prefixes and fields under AND and OR.
 pub fn exact(e: &Expr) -> bool {
     match e {
-        Expr::Atom(Atom::Word(_) | Atom::Prefix(_)) | Expr::Field(..) => true,
+        Expr::Field(f, _) => *f != Field::Author,
+        Expr::Atom(Atom::Word(_) | Atom::Prefix(_)) => true,
         // The index holds a hashtag's text as a word; phrases and NEAR need positions.
         Expr::Atom(_) | Expr::Near { .. } | Expr::Not(_) => false,
         Expr::And(xs) | Expr::Or(xs) => xs.iter().all(exact),
@@ -127,7 +130,19 @@ mod tests {
             Plan::Or(vec![Plan::Term("nike".into()), Plan::All])
         );
         assert!(exact(&parse("(nike OR livr*) lang:fr").unwrap()));
-        for q in ["#nike", "\"air max\"", "a NEAR/2 b", "a -b", "@x"] {
+        assert!(!exact(&parse("nike author:jane").unwrap()));
+        assert_eq!(
+            p("nike author:jane"),
+            Plan::And(vec![Plan::Term("nike".into())])
+        );
+        for q in [
+            "#nike",
+            "\"air max\"",
+            "a NEAR/2 b",
+            "a -b",
+            "@x",
+            "author:x",
+        ] {
             assert!(!exact(&parse(q).unwrap()), "{q}");
         }
         assert_eq!(
