@@ -274,11 +274,18 @@ impl<'a> Iterator for Analyzer<'a> {
                 (c, c.len_utf8())
             };
             self.at += len;
-            if is_word_char(c) {
+            // A word starts with a letter or digit: combining marks (accents, variation selectors)
+            // only continue one, so a stray mark is never a word of its own.
+            if c.is_alphanumeric() {
                 let end = start + run_end(&rest[len..], is_word_char) + len;
                 self.at = end;
+                let folded = fold_token(&text[start..end]);
+                // A letter that is itself a combining mark folds away entirely: no empty tokens.
+                if folded.is_empty() {
+                    continue;
+                }
                 return Some(Token {
-                    text: fold_token(&text[start..end]),
+                    text: folded,
                     kind: TokenKind::Word,
                 });
             }
@@ -289,10 +296,18 @@ impl<'a> Iterator for Analyzer<'a> {
                     .chars()
                     .next_back()
                     .is_some_and(is_entity_char);
-                if body_len > 0 && !glued && !after_sign[..body_len].chars().all(|c| c == '_') {
+                let body = &after_sign[..body_len];
+                // Letters, digits and `_`, starting with one of them (not a mark), with at least
+                // one letter or digit once folded.
+                let starts_well = body
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_alphanumeric() || c == '_');
+                let folded = fold_token(body);
+                if starts_well && !glued && folded.chars().any(char::is_alphanumeric) {
                     self.at = start + 1 + body_len;
                     return Some(Token {
-                        text: fold_token(&after_sign[..body_len]),
+                        text: folded,
                         kind: if c == '#' {
                             TokenKind::Hashtag
                         } else {
@@ -583,6 +598,18 @@ mod tests {
             // NFD text: the combining accent stays inside the word, then folds away.
             ("cafe\u{301} noe\u{308}l", &[("cafe", Word), ("noel", Word)]),
             ("", &[]),
+            // Stray marks are no tokens; a variation selector after an emoji is dropped.
+            (
+                "x \u{301} y je ❤\u{fe0f} Paris",
+                &[
+                    ("x", Word),
+                    ("y", Word),
+                    ("je", Word),
+                    ("❤", Word),
+                    ("paris", Word),
+                ],
+            ),
+            ("#\u{fe0f}\u{20e3} #_\u{301} #_x", &[("_x", Hashtag)]),
         ];
         for (text, want) in cases {
             check_analyze(text, want);

@@ -6,9 +6,13 @@ use std::fmt;
 
 use copernic_core::text::{analyze, TokenKind};
 
-/// Longest query accepted, in characters: far above any hand-written query, low enough that a
-/// pasted document is refused instead of compiled.
+/// Longest query accepted, in characters of its normal form (which is what is stored and shown,
+/// so that every accepted query's normal form parses again): far above any hand-written query,
+/// low enough that a pasted document is refused instead of compiled.
 pub const MAX_QUERY_CHARS: usize = 4_000;
+/// Longest input read at all, in characters: bounds the parser's work before the normal form
+/// can be measured (spaces and redundant parentheses make an input longer than its normal form).
+pub const MAX_INPUT_CHARS: usize = 4 * MAX_QUERY_CHARS;
 /// Deepest nesting of parentheses and NOTs: the parser and evaluator recurse, so this bounds
 /// their stack whatever the input.
 pub const MAX_DEPTH: usize = 32;
@@ -115,9 +119,9 @@ fn err<T>(column: usize, message: impl Into<String>) -> Result<T, ParseError> {
 /// Parses a query, refusing those that cannot be matched sensibly (see [`ParseError`]).
 pub fn parse(query: &str) -> Result<Expr, ParseError> {
     let n = query.chars().count();
-    if n > MAX_QUERY_CHARS {
+    if n > MAX_INPUT_CHARS {
         return err(
-            MAX_QUERY_CHARS + 1,
+            MAX_INPUT_CHARS + 1,
             format!("the query is {n} characters long; the limit is {MAX_QUERY_CHARS}: split it into several queries"),
         );
     }
@@ -139,6 +143,13 @@ pub fn parse(query: &str) -> Result<Expr, ParseError> {
             Tok::RParen => err(col, "unexpected ): there is no ( before it to close"),
             _ => err(col, "unexpected input"),
         };
+    }
+    let normal = expr.to_string().chars().count();
+    if normal > MAX_QUERY_CHARS {
+        return err(
+            1,
+            format!("the query is {normal} characters long once normalised; the limit is {MAX_QUERY_CHARS}: split it into several queries"),
+        );
     }
     if matches_empty(&expr) {
         return err(
@@ -263,8 +274,9 @@ fn lex(query: &str) -> Result<Vec<Spanned>, ParseError> {
                         "NOT" => Tok::Not,
                         w if w.starts_with("NEAR/") || w == "NEAR" => {
                             let n = w.strip_prefix("NEAR/").unwrap_or("");
+                            let digits = !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit());
                             match n.parse::<u32>() {
-                                Ok(d) if (1..=MAX_NEAR).contains(&d) => Tok::Near(d),
+                                Ok(d) if digits && (1..=MAX_NEAR).contains(&d) => Tok::Near(d),
                                 _ => {
                                     return err(
                                         column,
@@ -871,8 +883,13 @@ mod tests {
             .unwrap_err()
             .message
             .contains("nests more than 32"));
-        let long = "a ".repeat(3000);
-        assert_eq!(parse(&long).unwrap_err().column, MAX_QUERY_CHARS + 1);
+        // 3,249 characters typed, 4,245 once normalised (explicit ANDs).
+        let long = vec!["abcdefghijkl"; 250].join(" ");
+        let e = parse(&long).unwrap_err();
+        assert_eq!(e.column, 1);
+        assert!(e.message.contains("once normalised"), "{e}");
+        let huge = "a ".repeat(MAX_INPUT_CHARS);
+        assert_eq!(parse(&huge).unwrap_err().column, MAX_INPUT_CHARS + 1);
         let many = "a ".repeat(400);
         assert!(parse(&many)
             .unwrap_err()

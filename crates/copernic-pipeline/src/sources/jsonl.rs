@@ -269,15 +269,10 @@ fn byte_offset(doc: &[u8], line: usize, column: usize) -> usize {
 mod tests {
     use super::*;
 
-    fn run(
-        data: &[u8],
-        f: fn(
-            &mut dyn BufRead,
-            &Mapping,
-            &Context,
-            &mut dyn FnMut(Item),
-        ) -> Result<(), SourceError>,
-    ) -> Vec<Item> {
+    type Reader =
+        fn(&mut dyn BufRead, &Mapping, &Context, &mut dyn FnMut(Item)) -> Result<(), SourceError>;
+
+    fn run(data: &[u8], f: Reader) -> Vec<Item> {
         let mut ctx = Context::new("t", "in.jsonl");
         ctx.limits.max_record_bytes = 200;
         let mut out = Vec::new();

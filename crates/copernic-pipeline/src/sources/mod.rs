@@ -23,6 +23,9 @@ use serde::{Deserialize, Serialize};
 pub use mapping::Mapping;
 
 /// What a source produces for each record.
+// Messages are nearly every item: boxing them would cost an allocation per message to shrink
+// the rare reject.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Item {
     Message(Message),
