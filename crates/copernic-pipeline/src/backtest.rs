@@ -20,6 +20,9 @@ pub struct Backtest {
     pub used_index: bool,
     /// The newest matches, at most the sample size asked for.
     pub sample: Vec<StoredMessage>,
+    /// Every match's number, when asked for (to back-fill a standing query).
+    #[serde(skip)]
+    pub matched: Vec<i64>,
 }
 
 /// Rows read per store call.
@@ -32,6 +35,25 @@ pub fn backtest(
     since: Option<DateTime<Utc>>,
     sample: usize,
 ) -> Result<Backtest, StoreError> {
+    run(store, expr, since, sample, false)
+}
+
+/// [`backtest`], keeping the number of every match in [`Backtest::matched`].
+pub fn backtest_all(
+    store: &dyn Store,
+    expr: &Expr,
+    since: Option<DateTime<Utc>>,
+) -> Result<Backtest, StoreError> {
+    run(store, expr, since, 0, true)
+}
+
+fn run(
+    store: &dyn Store,
+    expr: &Expr,
+    since: Option<DateTime<Utc>>,
+    sample: usize,
+    keep: bool,
+) -> Result<Backtest, StoreError> {
     let mut percolator = Percolator::new();
     percolator.add("q", expr);
     let mut scratch = Scratch::default();
@@ -41,6 +63,7 @@ pub fn backtest(
         examined: 0,
         used_index: false,
         sample: Vec::new(),
+        matched: Vec::new(),
     };
     let mut verify = |messages: Vec<StoredMessage>, out: &mut Backtest| {
         for m in messages {
@@ -51,6 +74,9 @@ pub fn backtest(
             percolator.matches_into(&input_of(&m.ingested.message), &mut scratch, &mut found);
             if !found.is_empty() {
                 out.count += 1;
+                if keep {
+                    out.matched.push(m.seq);
+                }
                 if out.sample.len() < sample {
                     out.sample.push(m);
                 }
@@ -65,6 +91,9 @@ pub fn backtest(
             out.examined = seqs.len() as u64;
             let newest: Vec<i64> = seqs.iter().rev().take(sample).copied().collect();
             out.sample = store.messages_by_seq(&newest)?;
+            if keep {
+                out.matched = seqs;
+            }
         }
         Some(seqs) => {
             out.used_index = true;
@@ -86,6 +115,7 @@ pub fn backtest(
                                 examined: 0,
                                 used_index: true,
                                 sample: Vec::new(),
+                                matched: Vec::new(),
                             };
                             let mut scratch = Scratch::default();
                             let mut found = Vec::new();
@@ -100,6 +130,9 @@ pub fn backtest(
                                     percolator.matches_into(&input, &mut scratch, &mut found);
                                     if !found.is_empty() {
                                         part.count += 1;
+                                        if keep {
+                                            part.matched.push(m.seq);
+                                        }
                                         if part.sample.len() < sample {
                                             part.sample.push(m);
                                         }
@@ -120,6 +153,7 @@ pub fn backtest(
                 out.count += part.count;
                 out.examined += part.examined;
                 out.sample.extend(part.sample);
+                out.matched.extend(part.matched);
             }
             out.sample.sort_by_key(|m| std::cmp::Reverse(m.seq));
             out.sample.truncate(sample);
@@ -183,4 +217,22 @@ mod tests {
         assert!(at("soon").unwrap_err().contains("neither a duration"));
         assert!(at("3y").is_err());
     }
+}
+
+/// Matches the stored history against the standing query `name` (already stored) and records
+/// what it matches, so that its counts start with the past instead of from zero. Returns how
+/// many matches were added.
+pub fn backfill(
+    store: &dyn Store,
+    workspace: &str,
+    name: &str,
+    expr: &Expr,
+) -> Result<u64, StoreError> {
+    let found = backtest_all(store, expr, None)?;
+    let mut added = 0;
+    // Bounded transactions: a broad query on a large store back-fills in steps.
+    for chunk in found.matched.chunks(50_000) {
+        added += store.add_query_matches(workspace, name, chunk)?;
+    }
+    Ok(added)
 }

@@ -59,7 +59,6 @@ pub fn labels_round_trip(store: &dyn Store) {
 pub fn standing_queries_keep_their_matches(store: &dyn Store) {
     let ws = copernic_core::DEFAULT_WORKSPACE;
     store.put_query(ws, "q-late", "retard").unwrap();
-    store.put_query(ws, "q-other", "ailleurs").unwrap();
     let mut a = msg("queries", "1", "colis en retard", 0);
     a.matches = vec!["q-late".into(), "q-gone".into()];
     let mut b = msg("queries", "2", "encore en retard", 60 * 24);
@@ -92,6 +91,27 @@ pub fn standing_queries_keep_their_matches(store: &dyn Store) {
         })
         .unwrap();
     assert_eq!(found.len(), 2);
+    // A back-fill adds what is not there yet, and nothing for unknown numbers or queries.
+    let seq_b = store.message(b.message.id).unwrap().unwrap().seq;
+    store.put_query(ws, "q-other", "ailleurs").unwrap();
+    assert_eq!(
+        store
+            .add_query_matches(ws, "q-other", &[seq_b, 999_999_999])
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.add_query_matches(ws, "q-other", &[seq_b]).unwrap(), 0);
+    assert_eq!(store.add_query_matches(ws, "nope", &[seq_b]).unwrap(), 0);
+    assert_eq!(
+        store
+            .queries(Some(ws))
+            .unwrap()
+            .iter()
+            .find(|q| q.name == "q-other")
+            .unwrap()
+            .matches,
+        1
+    );
     // Same words: matches kept. New words: forgotten.
     assert_eq!(store.put_query(ws, "q-late", "retard").unwrap().matches, 2);
     assert_eq!(store.put_query(ws, "q-late", "delay").unwrap().matches, 0);

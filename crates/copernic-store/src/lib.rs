@@ -209,6 +209,9 @@ pub trait Store: Send + Sync {
 
     /// Adds the standing query `name`, or changes its text (forgetting the old text's matches).
     fn put_query(&self, workspace: &str, name: &str, query: &str) -> Result<StoredQuery>;
+    /// Records that the stored messages `seqs` match the standing query `name` (a back-fill of
+    /// history); returns how many were new. Unknown numbers are skipped.
+    fn add_query_matches(&self, workspace: &str, name: &str, seqs: &[i64]) -> Result<u64>;
     /// Removes a standing query and its matches; false when there was none.
     fn remove_query(&self, workspace: &str, name: &str) -> Result<bool>;
     /// Standing queries, by name.

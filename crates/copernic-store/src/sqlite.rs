@@ -897,6 +897,34 @@ impl Store for SqliteStore {
             .ok_or_else(|| StoreError::Corrupt(format!("query {name} vanished")))
     }
 
+    fn add_query_matches(&self, workspace: &str, name: &str, seqs: &[i64]) -> Result<u64> {
+        self.writing()?;
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction()?;
+        let id: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM queries WHERE workspace = ?1 AND name = ?2",
+                params![workspace, name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(id) = id else {
+            return Ok(0);
+        };
+        let mut added = 0u64;
+        {
+            let mut put = tx.prepare_cached(
+                "INSERT OR IGNORE INTO query_matches (query_id, message_seq, at) \
+                 SELECT ?1, seq, created_at FROM messages WHERE seq = ?2",
+            )?;
+            for &seq in seqs {
+                added += put.execute(params![id, seq])? as u64;
+            }
+        }
+        tx.commit()?;
+        Ok(added)
+    }
+
     fn remove_query(&self, workspace: &str, name: &str) -> Result<bool> {
         self.writing()?;
         let mut conn = lock(&self.writer);

@@ -220,12 +220,15 @@ pub enum QueryCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Add a standing query, or change the words of an existing one: every message ingested
-    /// from now on is matched against it.
+    /// Add a standing query, or change the words of an existing one: the stored history is
+    /// matched against it (back-fill), and every message ingested from now on.
     Add {
         name: String,
         #[arg(allow_hyphen_values = true)]
         query: String,
+        /// Do not match the stored history: count from now on only.
+        #[arg(long)]
+        no_backfill: bool,
         #[arg(long)]
         json: bool,
     },

@@ -25,7 +25,12 @@ const BAD_QUERY: u8 = 2;
 pub fn query(data: &Path, cmd: QueryCommand) -> Result<ExitCode> {
     match cmd {
         QueryCommand::Check { query, json } => check(&query, json),
-        QueryCommand::Add { name, query, json } => add(data, &name, &query, json),
+        QueryCommand::Add {
+            name,
+            query,
+            no_backfill,
+            json,
+        } => add(data, &name, &query, !no_backfill, json),
         QueryCommand::List { json } => list(data, json),
         QueryCommand::Remove { name } => remove(data, &name),
         QueryCommand::Test {
@@ -83,20 +88,30 @@ fn parse_or_explain(query: &str) -> Result<copernic_listen::Expr> {
     })
 }
 
-fn add(data: &Path, name: &str, query: &str, json: bool) -> Result<ExitCode> {
+fn add(data: &Path, name: &str, query: &str, backfill: bool, json: bool) -> Result<ExitCode> {
     let expr = parse_or_explain(query)?;
     let store = open_store(data).context(
         "while copernic serve runs on this folder, add queries through its API: \
          curl -X PUT http://ADDR/api/v1/queries/NAME -d '{\"query\": \"...\"}'",
     )?;
-    let stored = store.put_query(DEFAULT_WORKSPACE, name, query)?;
+    let mut stored = store.put_query(DEFAULT_WORKSPACE, name, query)?;
+    let backfilled = if backfill {
+        let n = copernic_pipeline::backtest::backfill(&*store, DEFAULT_WORKSPACE, name, &expr)?;
+        stored.matches += n;
+        n
+    } else {
+        0
+    };
     if json {
         println!(
             "{}",
-            json!({"query": stored, "normalised": expr.to_string()})
+            json!({"query": stored, "normalised": expr.to_string(), "backfilled": backfilled})
         );
     } else {
         println!("standing query {name}: {expr}");
+        if backfill {
+            println!("{backfilled} stored messages match it");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

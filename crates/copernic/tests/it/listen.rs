@@ -218,3 +218,37 @@ fn back_test_since_and_scan_without_the_index() {
     let out = env.run(["query", "test", "colis", "--since", "soon"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("neither a duration"));
 }
+
+#[test]
+fn a_query_added_after_the_import_back_fills_the_history() {
+    let env = Env::new();
+    let m = env.file("m.jsonl", messages_jsonl());
+    env.import(&[&m]);
+    let added = parse_one(
+        &env.ok(["query", "add", "card", "carte OR card", "--json"])
+            .stdout,
+    );
+    assert_eq!(added["backfilled"], 2);
+    assert_eq!(added["query"]["matches"], 2);
+    // A phrase and a NEAR are verified, not only looked up.
+    let added = parse_one(
+        &env.ok(["query", "add", "late", "retard NEAR/4 livraison", "--json"])
+            .stdout,
+    );
+    assert_eq!(added["backfilled"], 2);
+    env.ok(["query", "add", "quiet", "carte", "--no-backfill"]);
+    let listed = parse_lines(&env.ok(["query", "list", "--json"]).stdout);
+    let count = |name: &str| listed.iter().find(|q| q["name"] == name).unwrap()["matches"].clone();
+    assert_eq!(
+        (count("card"), count("late"), count("quiet")),
+        (2.into(), 2.into(), 0.into())
+    );
+    // Importing again (replays) adds nothing twice.
+    env.import(&[&m]);
+    let listed = parse_lines(&env.ok(["query", "list", "--json"]).stdout);
+    assert_eq!(
+        listed.iter().find(|q| q["name"] == "card").unwrap()["matches"],
+        2
+    );
+    assert_eq!(env.messages(&["--query", "late"]).len(), 2);
+}
