@@ -200,6 +200,24 @@ pub fn parse_since(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String>
     copernic_core::text::parse_datetime(s).ok_or_else(bad)
 }
 
+/// Matches the stored history against the standing query `name` (already stored) and records
+/// what it matches, so that its counts start with the past instead of from zero. Returns how
+/// many matches were added.
+pub fn backfill(
+    store: &dyn Store,
+    workspace: &str,
+    name: &str,
+    expr: &Expr,
+) -> Result<u64, StoreError> {
+    let found = backtest_all(store, expr, None)?;
+    let mut added = 0;
+    // Bounded transactions: a broad query on a large store back-fills in steps.
+    for chunk in found.matched.chunks(50_000) {
+        added += store.add_query_matches(workspace, name, chunk)?;
+    }
+    Ok(added)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,22 +235,4 @@ mod tests {
         assert!(at("soon").unwrap_err().contains("neither a duration"));
         assert!(at("3y").is_err());
     }
-}
-
-/// Matches the stored history against the standing query `name` (already stored) and records
-/// what it matches, so that its counts start with the past instead of from zero. Returns how
-/// many matches were added.
-pub fn backfill(
-    store: &dyn Store,
-    workspace: &str,
-    name: &str,
-    expr: &Expr,
-) -> Result<u64, StoreError> {
-    let found = backtest_all(store, expr, None)?;
-    let mut added = 0;
-    // Bounded transactions: a broad query on a large store back-fills in steps.
-    for chunk in found.matched.chunks(50_000) {
-        added += store.add_query_matches(workspace, name, chunk)?;
-    }
-    Ok(added)
 }
