@@ -64,42 +64,60 @@ async fn list(State(s): State<AppState>) -> Result<Json<serde_json::Value>, ApiE
     Ok(Json(json!({ "queries": queries })))
 }
 
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct SaveParams {
+    /// Match the stored history too (default); `false` counts from now on only.
+    backfill: Option<bool>,
+}
+
 async fn save(
     s: &AppState,
     name: String,
     text: String,
+    backfill: bool,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     check_name(&name)?;
     let expr = parse_query(&text)?;
+    let normalised = expr.to_string();
     let ingestor = s.ingestor.clone();
-    let stored = tokio::task::spawn_blocking(move || {
-        let stored = ingestor
-            .store()
-            .put_query(DEFAULT_WORKSPACE, &name, &text)?;
+    let (stored, added) = tokio::task::spawn_blocking(move || {
+        let store = ingestor.store();
+        let mut stored = store.put_query(DEFAULT_WORKSPACE, &name, &text)?;
+        // New messages are matched from the reload on; the back-fill covers what was stored
+        // before it (a message in between may be in both, and is counted once).
         ingestor.reload_queries()?;
-        Ok::<_, copernic_store::StoreError>(stored)
+        let added = if backfill {
+            copernic_pipeline::backtest::backfill(&**store, DEFAULT_WORKSPACE, &name, &expr)?
+        } else {
+            0
+        };
+        stored.matches += added;
+        Ok::<_, copernic_store::StoreError>((stored, added))
     })
     .await??;
     Ok(Json(
-        json!({ "query": stored, "normalised": expr.to_string() }),
+        json!({ "query": stored, "normalised": normalised, "backfilled": added }),
     ))
 }
 
 async fn create(
     State(s): State<AppState>,
+    ApiQuery(p): ApiQuery<SaveParams>,
     body: Body,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let q: NewQuery = json_body(&s, body).await?;
-    save(&s, q.name, q.query).await
+    save(&s, q.name, q.query, p.backfill.unwrap_or(true)).await
 }
 
 async fn put(
     State(s): State<AppState>,
     ApiPath(name): ApiPath<String>,
+    ApiQuery(p): ApiQuery<SaveParams>,
     body: Body,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let q: QueryText = json_body(&s, body).await?;
-    save(&s, name, q.query).await
+    save(&s, name, q.query, p.backfill.unwrap_or(true)).await
 }
 
 async fn one(

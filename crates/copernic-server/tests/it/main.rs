@@ -6,6 +6,7 @@ mod hooks;
 mod ingest;
 mod lifecycle;
 mod queries;
+mod ui;
 
 use std::future::Future;
 use std::sync::Arc;
