@@ -54,6 +54,13 @@ pub enum Command {
     /// Match messages against queries offline: one JSON object per message, in input order,
     /// `{"id": ..., "matches": [query ids, sorted]}`.
     Match(MatchArgs),
+    /// Train a text classifier from a CSV of labelled texts; prints its evaluation on a held-out
+    /// split.
+    Train(TrainArgs),
+    /// Evaluate a model on a CSV of labelled texts: accuracy, macro-F1, per class, confusion.
+    Eval(EvalArgs),
+    /// Classify texts (--text, or one per line on stdin): one JSON object per text.
+    Classify(ClassifyArgs),
     /// Benchmark helpers (see BENCHMARKS.md).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -303,4 +310,72 @@ pub struct BenchListenArgs {
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// CSV with a header row.
+    #[arg(long)]
+    pub data: PathBuf,
+    #[arg(long, default_value = "text")]
+    pub text_col: String,
+    /// Labels; several in one cell separated by `;` or `|` make a multi-label model (topics).
+    #[arg(long, default_value = "label")]
+    pub label_col: String,
+    /// Where to write the model.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// A validation CSV (same columns) for early stopping and calibration; by default 10 % of
+    /// --data is held out for it.
+    #[arg(long)]
+    pub valid: Option<PathBuf>,
+    /// A test CSV to evaluate on; by default another 10 % of --data is held out for it.
+    #[arg(long)]
+    pub test: Option<PathBuf>,
+    #[arg(long, default_value_t = 30)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 0.5)]
+    pub lr: f32,
+    /// log2 of the number of feature buckets.
+    #[arg(long, default_value_t = 20)]
+    pub bits: u8,
+    /// Word n-grams: 1 (words) or 2 (words and pairs).
+    #[arg(long, default_value_t = 2)]
+    pub word_ngrams: u8,
+    /// Character n-grams from 3 to this many characters (0: none).
+    #[arg(long, default_value_t = 5)]
+    pub char_max: u8,
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// The data's licence or origin, recorded in the model file.
+    #[arg(long, default_value = "")]
+    pub licence: String,
+    /// Print one JSON object (the evaluation) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    #[arg(long)]
+    pub model: PathBuf,
+    #[arg(long)]
+    pub data: PathBuf,
+    #[arg(long, default_value = "text")]
+    pub text_col: String,
+    #[arg(long, default_value = "label")]
+    pub label_col: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ClassifyArgs {
+    /// A model file; by default the shipped models (language, sentiment, intent) and personal
+    /// data detection.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// The text to classify; without it, every line of stdin is one text.
+    #[arg(long)]
+    pub text: Option<String>,
 }

@@ -39,6 +39,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Demo(args) => demo(args),
         Command::Query(cmd) => crate::listen::query(&cli.data, cmd),
         Command::Match(args) => crate::listen::match_messages(args),
+        Command::Train(args) => crate::classify::train(args),
+        Command::Eval(args) => crate::classify::eval(args),
+        Command::Classify(args) => crate::classify::classify(args),
         Command::Bench(cmd) => crate::bench::run(cmd),
     }
 }

@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_listen;
+mod classify;
 mod cli;
 mod commands;
 mod listen;
