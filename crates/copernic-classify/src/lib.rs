@@ -2,6 +2,7 @@
 //! calibrated scores and an "uncertain" when the model is not sure; personal data is found and
 //! can be redacted. Pure: no IO, no async — models are bytes in, bytes out.
 
+pub mod defaults;
 pub mod features;
 pub mod lang;
 pub mod model;

@@ -325,6 +325,32 @@ impl Model {
         }
     }
 
+    /// Learns from one correction: a few SGD steps on this text and label, so that the next
+    /// prediction moves toward what a person said. Returns false when the label is unknown to
+    /// the model (a retraining with the correction log adds it).
+    pub fn learn(&mut self, text: &str, labels: &[String]) -> bool {
+        let idx: Vec<usize> = labels
+            .iter()
+            .filter_map(|l| self.labels.iter().position(|x| x == l))
+            .collect();
+        if idx.is_empty() {
+            return false;
+        }
+        let mut features = Vec::new();
+        extract(text, &self.features, &mut features);
+        let ex = Example {
+            features,
+            labels: idx,
+        };
+        let mut buf = Vec::new();
+        // Small steps: one correction should move the model, not overturn what the corpus
+        // taught it.
+        for _ in 0..3 {
+            self.step(&ex, 0.1, 0.0, &mut buf);
+        }
+        true
+    }
+
     /// Validation score: accuracy (single-label) or micro-F1 (multi-label).
     fn score(&self, data: &[Example]) -> f64 {
         let mut buf = Vec::new();
@@ -790,6 +816,21 @@ mod tests {
         // Probabilities sum to one.
         let s: f32 = m.predict_proba("whatever").iter().sum();
         assert!((s - 1.0).abs() < 1e-4);
+    }
+
+    #[test]
+    fn a_correction_moves_the_next_prediction() {
+        let labels = vec!["neg".to_string(), "pos".to_string()];
+        let cfg = small();
+        let data = rows(&DATA);
+        let ex = examples(&data, &labels, &cfg.features);
+        let mut m = Model::train(labels, false, ex, &[], &cfg, &mut |_, _| {}).unwrap();
+        let text = "le service était correct";
+        let before = m.predict_proba(text)[1];
+        assert!(m.learn(text, &["pos".to_string()]));
+        let after = m.predict_proba(text)[1];
+        assert!(after > before, "{before} -> {after}");
+        assert!(!m.learn(text, &["unknown".to_string()]));
     }
 
     #[test]

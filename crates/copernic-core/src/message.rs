@@ -136,7 +136,7 @@ pub struct Author {
 
 /// What is known of a message's meaning: filterable by listening queries (`sentiment:negative`,
 /// `intent:complaint`, `topic:delivery`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Labels {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sentiment: Option<String>,
@@ -144,11 +144,28 @@ pub struct Labels {
     pub intent: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub topics: Vec<String>,
+    /// Calibrated probabilities of the sentiment and intent, when a model gave them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentiment_score: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent_score: Option<f32>,
+    /// 0 to 1: how soon a person should see it, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub urgency: Option<f32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub urgency_reasons: Vec<String>,
+    /// Kinds of personal data found (`email`, `phone`, `card`, `iban`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pii: Vec<String>,
 }
 
 impl Labels {
     pub fn is_empty(&self) -> bool {
-        self.sentiment.is_none() && self.intent.is_none() && self.topics.is_empty()
+        self.sentiment.is_none()
+            && self.intent.is_none()
+            && self.topics.is_empty()
+            && self.urgency.is_none()
+            && self.pii.is_empty()
     }
 }
 

@@ -148,8 +148,7 @@ pub fn import_file(
     if let Some(w) = &opts.workspace {
         ctx.workspace = w.clone();
     }
-    let config = ingestor.config();
-    let percolator = ingestor.percolator();
+    let parts = ingestor.transform_parts();
     // Four batches in flight at most: the reader runs ahead of the writer, bounded.
     let (tx, rx) = sync_channel::<Vec<Prepared>>(4);
     let mapping = opts.mapping.clone();
@@ -162,7 +161,9 @@ pub fn import_file(
                 if receiver_gone {
                     return;
                 }
-                batch.push(Prepared::new(item, &config, &percolator));
+                // The classifier is read-locked per record, not for the whole file: a correction
+                // made through the API meanwhile is not kept waiting.
+                batch.push(parts.with(|t| Prepared::new(item, t)));
                 if batch.len() >= BATCH {
                     receiver_gone = tx
                         .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))

@@ -43,6 +43,10 @@ impl ApiError {
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            // A read asking for something that does not exist is the caller's mistake.
+            ApiError::Store(copernic_store::StoreError::Query(_)) => {
+                (StatusCode::BAD_REQUEST, "bad_request")
+            }
             ApiError::Store(_) | ApiError::Join(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
@@ -60,7 +64,10 @@ impl IntoResponse for ApiError {
         }
         (
             status,
-            Json(json!({"error": {"code": code, "message": self.to_string()}})),
+            Json(json!({"error": {"code": code, "message": match &self {
+                ApiError::Store(copernic_store::StoreError::Query(m)) => m.clone(),
+                other => other.to_string(),
+            }}})),
         )
             .into_response()
     }

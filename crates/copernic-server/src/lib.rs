@@ -64,7 +64,9 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::ui::router())
         .nest(
             "/api/v1",
-            routes::api::router().merge(routes::queries::router()),
+            routes::api::router()
+                .merge(routes::queries::router())
+                .merge(routes::labels::router()),
         )
         .nest("/hooks", routes::hooks::router())
         .fallback(|| async { ApiError::NotFound("no such route; the API is under /api/v1".into()) })

@@ -40,6 +40,7 @@ pub fn run_all(store: &dyn Store) {
     filters_and_paging(store);
     feed_state_round_trips(store);
     labels_round_trip(store);
+    labels_filter_and_corrections_are_logged(store);
     standing_queries_keep_their_matches(store);
     plans_find_candidates(store);
 }
@@ -52,6 +53,60 @@ pub fn labels_round_trip(store: &dyn Store) {
     write(store, std::slice::from_ref(&a));
     let got = store.message(a.message.id).unwrap().unwrap();
     assert_eq!(got.ingested.message.labels, a.message.labels);
+}
+
+/// Messages filter by label and urgency; a correction changes the label and is logged with the
+/// text it was made on.
+pub fn labels_filter_and_corrections_are_logged(store: &dyn Store) {
+    let mut a = msg("corr", "1", "colis jamais arrivé", 0);
+    a.message.labels.sentiment = Some("positive".into());
+    a.message.labels.urgency = Some(0.7);
+    a.message.labels.topics = vec!["delivery".into()];
+    let mut b = msg("corr", "2", "merci", 1);
+    b.message.labels.sentiment = Some("positive".into());
+    b.message.labels.urgency = Some(0.1);
+    write(store, &[a.clone(), b.clone()]);
+    let count = |labels: Vec<(&str, &str)>, min_urgency: Option<f32>| {
+        store
+            .messages(&MessageQuery {
+                source: Some("corr".into()),
+                labels: labels
+                    .into_iter()
+                    .map(|(t, l)| (t.to_string(), l.to_string()))
+                    .collect(),
+                min_urgency,
+                ..MessageQuery::default()
+            })
+            .unwrap()
+            .len()
+    };
+    assert_eq!(count(vec![("sentiment", "positive")], None), 2);
+    assert_eq!(count(vec![("topic", "delivery")], None), 1);
+    assert_eq!(count(vec![], Some(0.5)), 1);
+    let c = store
+        .correct_label(a.message.id, "sentiment", "negative")
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.previous.as_deref(), Some("positive"));
+    assert_eq!(c.text, "colis jamais arrivé");
+    assert_eq!(count(vec![("sentiment", "negative")], None), 1);
+    assert_eq!(count(vec![("sentiment", "positive")], None), 1);
+    let log = store.corrections().unwrap();
+    assert_eq!(
+        log.last().map(|c| (c.task.as_str(), c.label.as_str())),
+        Some(("sentiment", "negative"))
+    );
+    assert!(store
+        .correct_label(MessageId([9; 16]), "sentiment", "x")
+        .unwrap()
+        .is_none());
+    assert!(store.correct_label(a.message.id, "colour", "x").is_err());
+    assert!(store
+        .messages(&MessageQuery {
+            labels: vec![("colour".into(), "x".into())],
+            ..MessageQuery::default()
+        })
+        .is_err());
 }
 
 /// Queries are stored by name; a message's matches are written with it, counted, listed and

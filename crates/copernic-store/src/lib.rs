@@ -42,6 +42,9 @@ pub enum StoreError {
     /// The search index could not keep up; it catches up when the store is reopened.
     #[error("{0}")]
     Index(String),
+    /// A read that asks for something that does not exist (an unknown label task).
+    #[error("{0}")]
+    Query(String),
     /// A row could not be read back into a domain value.
     #[error("stored row is not valid: {0}")]
     Corrupt(String),
@@ -95,6 +98,11 @@ pub struct MessageQuery {
     pub before_seq: Option<i64>,
     /// Only messages the standing query of this name matched.
     pub query: Option<String>,
+    /// Only messages with these labels: (`sentiment`|`intent`|`topic`|`pii`|`lang`, value).
+    #[serde(default)]
+    pub labels: Vec<(String, String)>,
+    /// Only messages at least this urgent.
+    pub min_urgency: Option<f32>,
     pub limit: usize,
 }
 
@@ -108,6 +116,21 @@ pub struct StoredQuery {
     pub created_at: DateTime<Utc>,
     /// Messages it matched since it was added (or last changed).
     pub matches: u64,
+}
+
+/// A label a person set on a message: logged, so that retraining with corrections is
+/// reproducible.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Correction {
+    pub message: MessageId,
+    /// `sentiment`, `intent` or `topics`.
+    pub task: String,
+    pub label: String,
+    /// What the message had before.
+    pub previous: Option<String>,
+    /// The message's text when corrected (what a retraining learns from).
+    pub text: String,
+    pub at: DateTime<Utc>,
 }
 
 /// Matches of one query in one day (UTC).
@@ -212,6 +235,11 @@ pub trait Store: Send + Sync {
     /// Records that the stored messages `seqs` match the standing query `name` (a back-fill of
     /// history); returns how many were new. Unknown numbers are skipped.
     fn add_query_matches(&self, workspace: &str, name: &str, seqs: &[i64]) -> Result<u64>;
+    /// Sets a message's label for one task (`sentiment`, `intent`, `topics` — several topics
+    /// separated by `;`) and logs the correction; `None` when there is no such message.
+    fn correct_label(&self, id: MessageId, task: &str, label: &str) -> Result<Option<Correction>>;
+    /// Every correction, oldest first.
+    fn corrections(&self) -> Result<Vec<Correction>>;
     /// Removes a standing query and its matches; false when there was none.
     fn remove_query(&self, workspace: &str, name: &str) -> Result<bool>;
     /// Standing queries, by name.

@@ -10,8 +10,8 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 use crate::indexer::Indexer;
 use crate::rawlog::{RawLog, RawReader};
 use crate::{
-    search, DayCount, FeedState, Fingerprint, MessageQuery, RejectQuery, Result, Stats, Store,
-    StoreError, StoredMessage, StoredQuery, StoredReject, Wave, WriteBatch, WriteOutcome,
+    search, Correction, DayCount, FeedState, Fingerprint, MessageQuery, RejectQuery, Result, Stats,
+    Store, StoreError, StoredMessage, StoredQuery, StoredReject, Wave, WriteBatch, WriteOutcome,
     REJECT_RAW_LIMIT,
 };
 
@@ -94,6 +94,18 @@ CREATE TABLE query_matches (
     PRIMARY KEY (query_id, message_seq)
 ) WITHOUT ROWID;
 CREATE INDEX query_matches_message ON query_matches(message_seq);
+"#,
+    r#"
+-- Labels people set on messages: the log that makes retraining reproducible.
+CREATE TABLE label_corrections (
+    seq INTEGER PRIMARY KEY,
+    message_id BLOB NOT NULL,
+    task TEXT NOT NULL,
+    label TEXT NOT NULL,
+    previous TEXT,
+    text TEXT NOT NULL,
+    at INTEGER NOT NULL
+);
 "#,
 ];
 
@@ -641,6 +653,30 @@ impl Store for SqliteStore {
         if let Some(v) = q.before_seq {
             add(" AND seq < ?", V::Integer(v));
         }
+        for (task, label) in &q.labels {
+            match task.as_str() {
+                "topic" | "topics" => add(
+                    " AND EXISTS (SELECT 1 FROM json_each(labels, '$.topics') WHERE value = ?)",
+                    V::Text(label.clone()),
+                ),
+                "sentiment" => add(" AND json_extract(labels, '$.sentiment') = ?", V::Text(label.clone())),
+                "intent" => add(" AND json_extract(labels, '$.intent') = ?", V::Text(label.clone())),
+                "pii" => add(
+                    " AND EXISTS (SELECT 1 FROM json_each(labels, '$.pii') WHERE value = ?)",
+                    V::Text(label.clone()),
+                ),
+                "lang" => add(" AND lang = ?", V::Text(label.clone())),
+                other => return Err(StoreError::Query(format!(
+                    "cannot filter on label {other:?}; labels are sentiment, intent, topic, pii, lang"
+                ))),
+            }
+        }
+        if let Some(v) = q.min_urgency {
+            add(
+                " AND json_extract(labels, '$.urgency') >= ?",
+                V::Real(f64::from(v)),
+            );
+        }
         if let Some(v) = &q.query {
             add(
                 " AND seq IN (SELECT message_seq FROM query_matches WHERE query_id IN \
@@ -923,6 +959,92 @@ impl Store for SqliteStore {
         }
         tx.commit()?;
         Ok(added)
+    }
+
+    fn correct_label(&self, id: MessageId, task: &str, label: &str) -> Result<Option<Correction>> {
+        self.writing()?;
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction()?;
+        let row: Option<(Option<String>, String)> = tx
+            .query_row(
+                "SELECT labels, text FROM messages WHERE id = ?1",
+                params![&id.0[..]],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((labels, text)) = row else {
+            return Ok(None);
+        };
+        let mut labels: Labels = match labels {
+            Some(l) => serde_json::from_str(&l).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            None => Labels::default(),
+        };
+        let previous = match task {
+            "sentiment" => {
+                labels.sentiment_score = None;
+                labels.sentiment.replace(label.to_string())
+            }
+            "intent" => {
+                labels.intent_score = None;
+                labels.intent.replace(label.to_string())
+            }
+            "topics" | "topic" => {
+                let p = Some(labels.topics.join(";"));
+                labels.topics = label
+                    .split(';')
+                    .map(str::to_string)
+                    .filter(|t| !t.is_empty())
+                    .collect();
+                p
+            }
+            other => {
+                return Err(StoreError::Query(format!(
+                    "cannot correct {other:?}; the tasks are sentiment, intent, topics"
+                )))
+            }
+        };
+        let json =
+            serde_json::to_string(&labels).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        tx.execute(
+            "UPDATE messages SET labels = ?2 WHERE id = ?1",
+            params![&id.0[..], json],
+        )?;
+        let at = Utc::now();
+        tx.execute(
+            "INSERT INTO label_corrections (message_id, task, label, previous, text, at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![&id.0[..], task, label, previous, text, ms(at)],
+        )?;
+        tx.commit()?;
+        Ok(Some(Correction {
+            message: id,
+            task: task.to_string(),
+            label: label.to_string(),
+            previous,
+            text,
+            at,
+        }))
+    }
+
+    fn corrections(&self) -> Result<Vec<Correction>> {
+        self.with_reader(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT message_id, task, label, previous, text, at FROM label_corrections ORDER BY seq",
+            )?;
+            let mut rows = stmt.query([])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                out.push(Correction {
+                    message: parse_id(&r.get::<_, Vec<u8>>(0)?)?,
+                    task: r.get(1)?,
+                    label: r.get(2)?,
+                    previous: r.get(3)?,
+                    text: r.get(4)?,
+                    at: from_ms(r.get(5)?),
+                });
+            }
+            Ok(out)
+        })
     }
 
     fn remove_query(&self, workspace: &str, name: &str) -> Result<bool> {

@@ -12,6 +12,12 @@ use crate::cli::BenchCommand;
 pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
     match cmd {
         BenchCommand::Listen(args) => crate::bench_listen::run(args),
+        BenchCommand::Classify {
+            models,
+            data,
+            text_col,
+            seconds,
+        } => crate::classify::bench(&models, &data, &text_col, seconds),
         BenchCommand::Gen { count, jsonl, csv } => {
             let mut j = BufWriter::new(
                 File::create(&jsonl)

@@ -209,6 +209,7 @@ pub fn train(args: TrainArgs) -> Result<ExitCode> {
     std::fs::write(&args.out, model.to_bytes())
         .with_context(|| format!("cannot write {}", args.out.display()))?;
     let eval = model.evaluate(&test_rows);
+    let valid_eval = model.evaluate(&valid_rows);
     if args.json {
         println!(
             "{}",
@@ -223,6 +224,8 @@ pub fn train(args: TrainArgs) -> Result<ExitCode> {
                 "train_seconds": train_seconds,
                 "temperature": model.temperature,
                 "threshold": model.threshold,
+                "valid_accuracy": valid_eval.accuracy,
+                "valid_macro_f1": valid_eval.macro_f1,
                 "evaluation": eval,
                 "accuracy": eval.accuracy,
                 "macro_f1": eval.macro_f1,
@@ -318,16 +321,31 @@ pub fn classify(args: ClassifyArgs) -> Result<ExitCode> {
         Some(path) => {
             let bytes =
                 std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-            Model::from_bytes(&bytes)
-                .with_context(|| format!("{} is not a usable model", path.display()))?
+            Some(
+                Model::from_bytes(&bytes)
+                    .with_context(|| format!("{} is not a usable model", path.display()))?,
+            )
         }
-        None => {
-            bail!("name a model with --model (the shipped default models come with a later change)")
-        }
+        None => None,
     };
+    // Without --model: the full classify step with the shipped models.
+    let shipped = match model {
+        Some(_) => None,
+        None => Some(copernic_classify::defaults::Classifier::shipped()?),
+    };
+    let mut scratch = copernic_classify::defaults::Scratch::default();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut one = |text: &str| -> Result<()> {
-        writeln!(out, "{}", prediction_json(&model, text))?;
+        let v = match (&model, &shipped) {
+            (Some(m), _) => prediction_json(m, text),
+            (None, Some(c)) => serde_json::to_value(c.classify(
+                text,
+                copernic_classify::defaults::Context::default(),
+                &mut scratch,
+            ))?,
+            (None, None) => bail!("no model"),
+        };
+        writeln!(out, "{v}")?;
         Ok(())
     };
     match &args.text {
@@ -340,5 +358,57 @@ pub fn classify(args: ClassifyArgs) -> Result<ExitCode> {
         }
     }
     out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `copernic bench classify`: messages per second per model, one thread, every text of `data`
+/// predicted (features and scores) again and again for `seconds`.
+pub fn bench(
+    models: &[std::path::PathBuf],
+    data: &Path,
+    text_col: &str,
+    seconds: f64,
+) -> Result<ExitCode> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(data)
+        .with_context(|| format!("cannot open {}", data.display()))?;
+    let headers = reader.headers()?.clone();
+    let t = headers
+        .iter()
+        .position(|h| h.eq_ignore_ascii_case(text_col))
+        .with_context(|| format!("{}: no column {text_col:?}", data.display()))?;
+    let texts: Vec<String> = reader
+        .records()
+        .filter_map(|r| r.ok().and_then(|r| r.get(t).map(str::to_string)))
+        .collect();
+    anyhow::ensure!(!texts.is_empty(), "{}: no text", data.display());
+    let mut results = Vec::new();
+    for path in models {
+        let model = Model::from_bytes(&std::fs::read(path)?)
+            .with_context(|| format!("{} is not a usable model", path.display()))?;
+        let mut f = Vec::new();
+        let mut p = Vec::new();
+        let mut n = 0u64;
+        let mut checksum = 0f32;
+        let started = Instant::now();
+        while started.elapsed().as_secs_f64() < seconds {
+            for text in &texts {
+                copernic_classify::features::extract(text, &model.features, &mut f);
+                model.logits_into(&f, &mut p);
+                model.probabilities(&mut p);
+                checksum += p[0];
+                n += 1;
+            }
+        }
+        let rate = n as f64 / started.elapsed().as_secs_f64();
+        let _ = checksum;
+        results
+            .push(json!({"model": path.display().to_string(), "messages": n, "msgs_per_s": rate}));
+    }
+    println!(
+        "{}",
+        json!({"data": data.display().to_string(), "texts": texts.len(), "threads": 1, "results": results})
+    );
     Ok(ExitCode::SUCCESS)
 }

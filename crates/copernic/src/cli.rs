@@ -134,6 +134,13 @@ pub struct MessagesArgs {
     /// Only the messages the standing query of this name matched.
     #[arg(long, value_name = "NAME")]
     pub query: Option<String>,
+    /// Only messages with this label: sentiment=negative, intent=complaint, topic=NAME,
+    /// pii=card, lang=fr (repeatable: all must hold).
+    #[arg(long, value_name = "TASK=VALUE", action = clap::ArgAction::Append)]
+    pub label: Vec<String>,
+    /// Only messages at least this urgent (0 to 1).
+    #[arg(long)]
+    pub min_urgency: Option<f32>,
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
     /// One JSON object per line.
@@ -202,6 +209,21 @@ pub enum BenchCommand {
     /// The percolator against the naive engine: standing queries built from a real corpus's
     /// vocabulary, matched against the corpus on one thread (BENCHMARKS.md, "Listen").
     Listen(BenchListenArgs),
+    /// Prediction throughput of models on the texts of a CSV, one thread (BENCHMARKS.md,
+    /// "Classify").
+    Classify {
+        /// Model files; each is timed alone.
+        #[arg(long = "model", required = true)]
+        models: Vec<PathBuf>,
+        /// CSV whose texts are classified.
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, default_value = "text")]
+        text_col: String,
+        /// Seconds to keep predicting, per model.
+        #[arg(long, default_value_t = 2.0)]
+        seconds: f64,
+    },
     /// Write a realistic corpus of N messages (French and English, social lengths) as JSONL, and
     /// the same rows as CSV for the `sqlite3 .import` floor.
     Gen {

@@ -212,6 +212,16 @@ fn messages(data: &Path, args: MessagesArgs) -> Result<ExitCode> {
         author: args.author,
         wave: args.wave.as_deref().map(parse_id).transpose()?,
         query: args.query,
+        labels: args
+            .label
+            .iter()
+            .map(|l| {
+                l.split_once(['=', ':'])
+                    .map(|(t, v)| (t.trim().to_string(), v.trim().to_string()))
+                    .ok_or_else(|| anyhow::anyhow!("--label {l:?} is not TASK=VALUE (sentiment=negative, intent=complaint, topic=NAME)"))
+            })
+            .collect::<Result<_>>()?,
+        min_urgency: args.min_urgency,
         limit: args.limit,
         ..Default::default()
     };

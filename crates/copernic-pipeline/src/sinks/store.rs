@@ -9,8 +9,10 @@ use copernic_store::{Store, StoreError, WriteBatch, WriteOutcome};
 use serde::{Deserialize, Serialize};
 
 use crate::sources::Item;
+use crate::transforms::classify::{self, Redaction};
 use crate::transforms::listen;
 use crate::transforms::neardup::{fingerprint, NearDup, NearDupConfig};
+use copernic_classify::defaults::Classifier;
 use copernic_listen::Percolator;
 
 /// An item with its pure, per-message work done (fingerprint, search terms), ready to be
@@ -24,13 +26,49 @@ pub struct Prepared {
     pub matches: Vec<String>,
 }
 
+/// The owned parts of [`Transforms`], to move into a reader thread.
+pub struct TransformParts {
+    pub neardup: NearDupConfig,
+    pub percolator: Arc<Percolator>,
+    pub classifier: Option<Arc<std::sync::RwLock<Classifier>>>,
+    pub redaction: Redaction,
+}
+
+impl TransformParts {
+    /// Runs `f` with borrowed transforms (the classifier read-locked meanwhile).
+    pub fn with<T>(&self, f: impl FnOnce(&Transforms<'_>) -> T) -> T {
+        let guard = self
+            .classifier
+            .as_ref()
+            .map(|c| c.read().unwrap_or_else(|e| e.into_inner()));
+        f(&Transforms {
+            neardup: self.neardup,
+            percolator: &self.percolator,
+            classifier: guard.as_deref(),
+            redaction: self.redaction,
+        })
+    }
+}
+
+/// What every message goes through before it is written, shared by the ingestion paths.
+pub struct Transforms<'a> {
+    pub neardup: NearDupConfig,
+    pub percolator: &'a Percolator,
+    pub classifier: Option<&'a Classifier>,
+    pub redaction: Redaction,
+}
+
 impl Prepared {
-    pub fn new(item: Item, config: &NearDupConfig, percolator: &Percolator) -> Prepared {
+    pub fn new(mut item: Item, t: &Transforms<'_>) -> Prepared {
+        if let (Item::Message(m), Some(c)) = (&mut item, t.classifier) {
+            // Before percolation: queries filter on sentiment, intent and topics.
+            classify::classify(c, m, t.redaction);
+        }
         let (fingerprint, terms, matches) = match &item {
             Item::Message(m) => (
-                fingerprint(&m.text, config.min_words),
+                fingerprint(&m.text, t.neardup.min_words),
                 message_terms(m),
-                listen::matches(percolator, m),
+                listen::matches(t.percolator, m),
             ),
             Item::Reject(_) => (0, String::new(), Vec::new()),
         };
@@ -113,6 +151,9 @@ pub struct Ingestor {
     /// The standing queries, swapped whole when one changes: readers keep the snapshot they
     /// started with.
     listening: std::sync::RwLock<Arc<Percolator>>,
+    /// The models every message is classified with; corrections update them in place.
+    classifier: Option<Arc<std::sync::RwLock<Classifier>>>,
+    redaction: Redaction,
 }
 
 impl Ingestor {
@@ -123,10 +164,53 @@ impl Ingestor {
             neardup.remember(f.id, f.fingerprint, f.wave);
         }
         let (percolator, _) = listen::load(&*store)?;
+        // The shipped models are embedded in the binary: failing to read them is a build error,
+        // caught by the tests, not something a user can cause.
+        let classifier = Classifier::shipped()
+            .ok()
+            .map(|c| Arc::new(std::sync::RwLock::new(c)));
         Ok(Ingestor {
             store,
             neardup: Mutex::new(neardup),
             listening: std::sync::RwLock::new(Arc::new(percolator)),
+            classifier,
+            redaction: Redaction(false),
+        })
+    }
+
+    /// Replaces personal data in stored messages (see [`Redaction`]).
+    pub fn with_redaction(mut self, on: bool) -> Ingestor {
+        self.redaction = Redaction(on);
+        self
+    }
+
+    /// The models messages are classified with.
+    pub fn classifier(&self) -> Option<&Arc<std::sync::RwLock<Classifier>>> {
+        self.classifier.as_ref()
+    }
+
+    /// What a reader thread needs to build [`Transforms`] on its own.
+    pub fn transform_parts(&self) -> TransformParts {
+        TransformParts {
+            neardup: self.config(),
+            percolator: self.percolator(),
+            classifier: self.classifier.clone(),
+            redaction: self.redaction,
+        }
+    }
+
+    /// Runs `f` with the per-message transforms as they are now.
+    pub fn with_transforms<T>(&self, f: impl FnOnce(&Transforms<'_>) -> T) -> T {
+        let percolator = self.percolator();
+        let guard = self
+            .classifier
+            .as_ref()
+            .map(|c| c.read().unwrap_or_else(|e| e.into_inner()));
+        f(&Transforms {
+            neardup: self.config(),
+            percolator: &percolator,
+            classifier: guard.as_deref(),
+            redaction: self.redaction,
         })
     }
 
@@ -161,14 +245,9 @@ impl Ingestor {
 
     /// Prepares and writes items; one outcome per item, in order.
     pub fn ingest(&self, items: Vec<Item>) -> Result<Vec<ItemOutcome>, StoreError> {
-        let config = self.config();
-        let percolator = self.percolator();
-        self.write(
-            items
-                .into_iter()
-                .map(|i| Prepared::new(i, &config, &percolator))
-                .collect(),
-        )
+        let prepared =
+            self.with_transforms(|t| items.into_iter().map(|i| Prepared::new(i, t)).collect());
+        self.write(prepared)
     }
 
     /// Writes prepared items in one transaction; one outcome per item, in order.

@@ -95,7 +95,23 @@ struct ListParams {
     before: Option<i64>,
     /// Only what the standing query of this name matched.
     query: Option<String>,
+    /// `sentiment:negative`, `intent:complaint`, `topic:delivery`, `pii:card`, `lang:fr`.
+    label: Option<String>,
+    /// Only messages at least this urgent (0 to 1).
+    min_urgency: Option<f32>,
     limit: Option<usize>,
+}
+
+/// `task:value` (or `task=value`).
+fn split_label(l: &str) -> Result<(String, String), ApiError> {
+    l.split_once([':', '='])
+        .map(|(t, v)| (t.trim().to_string(), v.trim().to_string()))
+        .filter(|(t, v)| !t.is_empty() && !v.is_empty())
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "label {l:?} is not task:value (sentiment:negative, intent:complaint, topic:NAME)"
+            ))
+        })
 }
 
 fn parse_id(s: &str) -> Result<MessageId, ApiError> {
@@ -119,6 +135,11 @@ async fn list_messages(
         until: p.until,
         before_seq: p.before,
         query: p.query,
+        labels: match p.label.as_deref() {
+            Some(l) => vec![split_label(l)?],
+            None => Vec::new(),
+        },
+        min_urgency: p.min_urgency,
         // Pages are capped so one request cannot pull the whole store.
         limit: p.limit.unwrap_or(50).clamp(1, 1000),
     };

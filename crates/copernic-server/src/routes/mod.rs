@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod hooks;
+pub mod labels;
 pub mod queries;
 pub mod ui;
 

@@ -11,14 +11,14 @@ nike_tag\t#nike\n";
 
 fn messages_jsonl() -> String {
     let rows = [
-        r#"{"id": "m1", "text": "My card was declined twice", "lang": "en"}"#,
+        r#"{"id": "m1", "text": "My card was declined twice", "lang": "en", "sentiment": "neutral"}"#,
         r#"{"id": "m2", "text": "Ma carte ne marche plus, c'est nul", "lang": "fr-FR", "sentiment": "negative"}"#,
-        r#"{"id": "m3", "text": "Refunded at last, thanks!", "lang": "en"}"#,
-        r#"{"id": "m4", "text": "no refund for me?", "lang": "en"}"#,
-        r#"{"id": "m5", "text": "Livraison en retard de trois jours", "lang": "fr"}"#,
+        r#"{"id": "m3", "text": "Refunded at last, thanks!", "lang": "en", "sentiment": "neutral"}"#,
+        r#"{"id": "m4", "text": "no refund for me?", "lang": "en", "sentiment": "neutral"}"#,
+        r#"{"id": "m5", "text": "Livraison en retard de trois jours", "lang": "fr", "sentiment": "neutral"}"#,
         r#"{"id": "m6", "text": "retard énorme sur la livraison", "lang": "fr", "sentiment": "negative"}"#,
-        r#"{"id": "m7", "text": "love my new shoes #Nike", "lang": "en"}"#,
-        r#"{"id": "m8", "text": "nike shoes are great", "lang": "en"}"#,
+        r#"{"id": "m7", "text": "love my new shoes #Nike", "lang": "en", "sentiment": "neutral"}"#,
+        r#"{"id": "m8", "text": "nike shoes are great", "lang": "en", "sentiment": "neutral"}"#,
     ];
     rows.join("\n") + "\n"
 }

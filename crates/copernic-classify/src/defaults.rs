@@ -1,0 +1,326 @@
+//! The shipped models and the full classify step every message goes through: language,
+//! sentiment, intent, topics (the brand's own model, when it has one), personal data, urgency.
+//!
+//! What each shipped model was trained on, and how well it does, is in `models/README.md`.
+
+use serde::Serialize;
+
+use crate::features::extract;
+use crate::model::{Model, ModelError};
+use crate::pii::{self, PiiMatch};
+
+const INTENT: &[u8] = include_bytes!("../models/intent.cpnm");
+const SENTIMENT_FR: &[u8] = include_bytes!("../models/sentiment-fr.cpnm");
+
+/// One task's answer: the label, its calibrated probability, and where it came from.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Label {
+    /// `uncertain` when the model's top probability is under its threshold.
+    pub label: String,
+    pub score: f32,
+    /// `model:NAME`, or how the label was derived (`intent` for English sentiment, see
+    /// `models/README.md`).
+    pub source: &'static str,
+}
+
+/// Everything the classify step says of one message.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Classification {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lang: Option<String>,
+    pub sentiment: Label,
+    pub intent: Label,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub topics: Vec<Label>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pii: Vec<PiiMatch>,
+    /// 0 to 1, with the reasons that raised it.
+    pub urgency: f32,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub urgency_reasons: Vec<String>,
+}
+
+/// What is known of a message besides its text.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Context<'a> {
+    /// The language, when the source said it (else it is identified).
+    pub lang: Option<&'a str>,
+    /// The author's audience (followers), when the source said it.
+    pub reach: Option<u64>,
+}
+
+/// The shipped models, loaded once.
+pub struct Classifier {
+    pub intent: Model,
+    pub sentiment_fr: Model,
+    /// The brand's topic model (multi-label), when one is installed.
+    pub topics: Option<Model>,
+}
+
+/// Reusable buffers: one per thread.
+#[derive(Default)]
+pub struct Scratch {
+    features: Vec<u32>,
+    probs: Vec<f32>,
+    pii: Vec<PiiMatch>,
+}
+
+/// Words that make a message urgent whatever its sentiment: safety, health, legal threats,
+/// fraud. Folded forms (matched against the folded text).
+const URGENT_WORDS: [&str; 34] = [
+    "danger",
+    "dangereux",
+    "dangerous",
+    "blesse",
+    "injured",
+    "injury",
+    "fire",
+    "incendie",
+    "feu",
+    "brulure",
+    "burn",
+    "explosion",
+    "hopital",
+    "hospital",
+    "allergie",
+    "allergic",
+    "intoxication",
+    "poison",
+    "avocat",
+    "lawyer",
+    "lawsuit",
+    "proces",
+    "tribunal",
+    "plainte",
+    "police",
+    "sue",
+    "fraude",
+    "fraud",
+    "arnaque",
+    "scam",
+    "urgent",
+    "urgence",
+    "emergency",
+    "stolen",
+];
+
+impl Classifier {
+    /// The shipped models (embedded in the binary).
+    pub fn shipped() -> Result<Classifier, ModelError> {
+        Ok(Classifier {
+            intent: Model::from_bytes(INTENT)?,
+            sentiment_fr: Model::from_bytes(SENTIMENT_FR)?,
+            topics: None,
+        })
+    }
+
+    /// Learns from a person's correction of `task` (`sentiment`, `intent`, `topics` — several
+    /// separated by `;`) on `text`; false when no model produces that task for this language
+    /// (English sentiment is derived from intent) or the label is unknown to the model.
+    pub fn learn(&mut self, task: &str, text: &str, label: &str, lang: Option<&str>) -> bool {
+        let labels: Vec<String> = label.split(';').map(str::to_string).collect();
+        match task {
+            "intent" => self.intent.learn(text, &labels),
+            "sentiment" if lang.is_some_and(|l| l.starts_with("fr")) => {
+                self.sentiment_fr.learn(text, &labels)
+            }
+            "topics" | "topic" => self.topics.as_mut().is_some_and(|m| m.learn(text, &labels)),
+            _ => false,
+        }
+    }
+
+    /// The classification of `text` now, with fresh buffers (for answers to people, not the
+    /// firehose).
+    pub fn preview(&self, text: &str, lang: Option<&str>) -> Classification {
+        self.classify(text, Context { lang, reach: None }, &mut Scratch::default())
+    }
+
+    fn label(model: &Model, probs: &[f32], source: &'static str) -> Label {
+        let (arg, top) = probs
+            .iter()
+            .copied()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .unwrap_or((0, 0.0));
+        Label {
+            label: if top >= model.threshold {
+                model.labels[arg].clone()
+            } else {
+                "uncertain".to_string()
+            },
+            score: top,
+            source,
+        }
+    }
+
+    /// Classifies one message.
+    pub fn classify(&self, text: &str, ctx: Context<'_>, s: &mut Scratch) -> Classification {
+        let lang = ctx
+            .lang
+            .map(|l| l.split(['-', '_']).next().unwrap_or(l).to_ascii_lowercase())
+            .or_else(|| crate::lang::identify(text).map(|g| g.lang.to_string()));
+
+        // The shipped models share one feature configuration: the text is cut once.
+        extract(text, &self.intent.features, &mut s.features);
+        self.intent.logits_into(&s.features, &mut s.probs);
+        self.intent.probabilities(&mut s.probs);
+        let intent = Self::label(&self.intent, &s.probs, "model:intent");
+        let p_intent = |name: &str, probs: &[f32]| {
+            self.intent
+                .labels
+                .iter()
+                .position(|l| l == name)
+                .map_or(0.0, |i| probs[i])
+        };
+        let complaint = p_intent("complaint", &s.probs) + p_intent("churn_risk", &s.probs);
+        let praise = p_intent("praise", &s.probs);
+
+        let (sentiment, negative) = if lang.as_deref() == Some("fr") {
+            if self.sentiment_fr.features != self.intent.features {
+                extract(text, &self.sentiment_fr.features, &mut s.features);
+            }
+            self.sentiment_fr.logits_into(&s.features, &mut s.probs);
+            self.sentiment_fr.probabilities(&mut s.probs);
+            let l = Self::label(&self.sentiment_fr, &s.probs, "model:sentiment-fr");
+            let neg = self
+                .sentiment_fr
+                .labels
+                .iter()
+                .position(|x| x == "negative")
+                .map_or(0.0, |i| s.probs[i]);
+            (l, neg)
+        } else {
+            // No labelled English sentiment corpus here: derived from the intent model.
+            let (label, score) = if complaint >= 0.5 {
+                ("negative", complaint)
+            } else if praise >= 0.5 {
+                ("positive", praise)
+            } else {
+                ("neutral", 1.0 - complaint.max(praise))
+            };
+            (
+                Label {
+                    label: label.to_string(),
+                    score,
+                    source: "intent",
+                },
+                complaint,
+            )
+        };
+
+        let topics = match &self.topics {
+            Some(m) => {
+                extract(text, &m.features, &mut s.features);
+                m.logits_into(&s.features, &mut s.probs);
+                m.probabilities(&mut s.probs);
+                let cut = if m.threshold > 0.0 { m.threshold } else { 0.5 };
+                m.labels
+                    .iter()
+                    .zip(&s.probs)
+                    .filter(|(_, p)| **p >= cut)
+                    .map(|(l, p)| Label {
+                        label: l.clone(),
+                        score: *p,
+                        source: "model:topics",
+                    })
+                    .collect()
+            }
+            None => Vec::new(),
+        };
+
+        pii::detect_into(text, &mut s.pii);
+        let (urgency, urgency_reasons) = urgency(text, negative, complaint, ctx.reach);
+        Classification {
+            lang,
+            sentiment,
+            intent,
+            topics,
+            pii: s.pii.clone(),
+            urgency,
+            urgency_reasons,
+        }
+    }
+}
+
+/// Urgency from what is known: a negative message, a complaint or a wish to leave, safety,
+/// health or legal words, and the author's reach. Each reason adds to the score (capped at 1),
+/// and is named, so that a person sees why a message jumped the queue.
+pub fn urgency(
+    text: &str,
+    negative: f32,
+    complaint: f32,
+    reach: Option<u64>,
+) -> (f32, Vec<String>) {
+    let mut score = 0.0f32;
+    let mut reasons = Vec::new();
+    if negative >= 0.5 {
+        score += 0.25 * negative;
+        reasons.push("negative".to_string());
+    }
+    if complaint >= 0.5 {
+        score += 0.25 * complaint;
+        reasons.push("complaint".to_string());
+    }
+    let mut hit = None;
+    for t in copernic_core::text::tokens(text) {
+        if let Some(w) = URGENT_WORDS.iter().find(|w| **w == &*t) {
+            hit = Some(*w);
+            break;
+        }
+    }
+    if let Some(w) = hit {
+        score += 0.4;
+        reasons.push(format!("word:{w}"));
+    }
+    if let Some(r) = reach.filter(|r| *r >= 1_000) {
+        // 1,000 followers add a little, a million the most.
+        score += 0.1 * ((r as f32).log10() - 2.0).min(4.0) / 4.0 * 2.0;
+        reasons.push(format!("reach:{r}"));
+    }
+    (score.min(1.0), reasons)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_models_load_and_answer() {
+        let c = Classifier::shipped().unwrap();
+        let mut s = Scratch::default();
+        let r = c.classify(
+            "I want to close my account, this bank is useless",
+            Context {
+                lang: Some("en"),
+                reach: None,
+            },
+            &mut s,
+        );
+        assert_eq!(r.intent.label, "churn_risk", "{r:?}");
+        let r = c.classify(
+            "Un film magnifique, des acteurs formidables, j'ai adoré",
+            Context {
+                lang: Some("fr"),
+                reach: None,
+            },
+            &mut s,
+        );
+        assert_eq!(r.sentiment.label, "positive", "{r:?}");
+        assert_eq!(r.sentiment.source, "model:sentiment-fr");
+    }
+
+    #[test]
+    fn urgency_names_its_reasons() {
+        let (u, why) = urgency(
+            "Le chargeur a pris feu, mon fils est blessé",
+            0.9,
+            0.8,
+            Some(250_000),
+        );
+        assert!(u > 0.8, "{u}");
+        assert_eq!(why[..3], ["negative", "complaint", "word:feu"]);
+        assert!(why[3].starts_with("reach:"));
+        let (u, why) = urgency("merci beaucoup", 0.1, 0.0, None);
+        assert_eq!((u, why.len()), (0.0, 0));
+    }
+}
