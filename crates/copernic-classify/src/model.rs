@@ -586,7 +586,7 @@ impl Model {
         let f32_at = |i: usize| -> f32 {
             f32::from_le_bytes([weights[i], weights[i + 1], weights[i + 2], weights[i + 3]])
         };
-        if weights.len() < 4 * n || (weights.len() - 4 * n) % (4 + 4 * n) != 0 {
+        if weights.len() < 4 * n || !(weights.len() - 4 * n).is_multiple_of(4 + 4 * n) {
             return Err(bad("weights section has the wrong length"));
         }
         for (l, b) in model.bias.iter_mut().enumerate() {

@@ -83,16 +83,12 @@ pub fn read_labelled(
     Ok(rows)
 }
 
+/// A labelled text: (text, labels).
+type Row = (String, Vec<String>);
+
 /// Deterministic stratified split: of each label's rows (shuffled with `seed`), 10 % to
 /// validation, 10 % to test, the rest to training.
-fn split(
-    rows: Vec<(String, Vec<String>)>,
-    seed: u64,
-) -> (
-    Vec<(String, Vec<String>)>,
-    Vec<(String, Vec<String>)>,
-    Vec<(String, Vec<String>)>,
-) {
+fn split(rows: Vec<Row>, seed: u64) -> (Vec<Row>, Vec<Row>, Vec<Row>) {
     let mut by_label: BTreeMap<String, Vec<(String, Vec<String>)>> = BTreeMap::new();
     for r in rows {
         by_label.entry(r.1[0].clone()).or_default().push(r);

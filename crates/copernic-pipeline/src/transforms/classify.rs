@@ -53,7 +53,7 @@ pub fn classify(c: &Classifier, m: &mut Message, redaction: Redaction) {
     let mut kinds: Vec<String> = result
         .pii
         .iter()
-        .map(|p| p.kind.name().to_string())
+        .map(|p| p.kind.as_str().to_string())
         .collect();
     kinds.sort();
     kinds.dedup();
