@@ -1004,11 +1004,11 @@ mod build {
                 pct(forced)
             )
             .unwrap();
-            for k in 1..4 {
-                if t[k].n == 0 {
+            for tk in &t[1..4] {
+                if tk.n == 0 {
                     write!(s, " | 0, –").unwrap();
                 } else {
-                    write!(s, " | {}, {}", t[k].n, pct(t[k].acc())).unwrap();
+                    write!(s, " | {}, {}", tk.n, pct(tk.acc())).unwrap();
                 }
             }
             writeln!(s, " |").unwrap();

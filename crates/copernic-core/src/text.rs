@@ -353,12 +353,16 @@ fn run_end(s: &str, f: impl Fn(char) -> bool) -> usize {
 /// A message field's value in the form queries and the search index compare it in: folded; a
 /// language is its primary subtag (`fr-CA` → `fr`); a handle loses its `@`.
 pub fn field_value(field: &str, value: &str) -> String {
-    let v = fold(value.trim());
-    match field {
-        "lang" => v.split(['-', '_']).next().unwrap_or("").to_string(),
-        "author" => v.trim_start_matches('@').to_string(),
-        _ => v,
-    }
+    // Trimmed after folding, cutting and stripping: folding drops combining marks that may hide
+    // blanks at the ends (`"a \u{301}"`), so trimming first would leave a value that normalises
+    // differently a second time (found by fuzzing the query parser).
+    let v = fold(value);
+    let v = match field {
+        "lang" => v.split(['-', '_']).next().unwrap_or(""),
+        "author" => v.trim().trim_start_matches('@'),
+        _ => &v,
+    };
+    v.trim().to_string()
 }
 
 /// The search-index term of a field value: `:lang:fr`. No word token contains `:`, so these never
@@ -614,6 +618,24 @@ mod tests {
         for (text, want) in cases {
             check_analyze(text, want);
         }
+    }
+
+    #[test]
+    fn field_values_normalise_once_and_for_all() {
+        for (field, raw) in [
+            ("lang", "a\r\u{73c}"),
+            ("lang", "a \u{301}"),
+            ("lang", "fr -CA"),
+            ("author", "@ x"),
+            ("topic", "\u{301} \u{301}"),
+            ("channel", " Twitter "),
+        ] {
+            let once = field_value(field, raw);
+            assert_eq!(field_value(field, &once), once, "{field}:{raw:?}");
+            assert_eq!(once.trim(), once);
+        }
+        assert_eq!(field_value("lang", "fr-CA"), "fr");
+        assert_eq!(field_value("author", "@Jane"), "jane");
     }
 
     #[test]
