@@ -14,6 +14,8 @@
 //!   `nothing`, `nobody`, a `n't` ending, up to three following words (or to the next
 //!   punctuation) are marked (`pas bon` → `pas`, `!bon`).
 
+use std::borrow::Cow;
+
 use copernic_core::text::{fold_token, is_emoji};
 use serde::{Deserialize, Serialize};
 
@@ -66,7 +68,13 @@ const NEGATION_SCOPE: u8 = 3;
 /// French articles and pronouns that elide before a vowel.
 const ELIDED: [&str; 10] = ["l", "d", "j", "qu", "m", "t", "s", "n", "c", "jusqu"];
 
-fn squeeze_elongation(s: &str) -> String {
+fn squeeze_elongation(s: &str) -> Cow<'_, str> {
+    // Most words have no letter three times in a row: no copy for them.
+    let b = s.as_bytes();
+    let ascii_run = b.windows(3).any(|w| w[0] == w[1] && w[1] == w[2]);
+    if s.is_ascii() && !ascii_run {
+        return Cow::Borrowed(s);
+    }
     let mut out = String::with_capacity(s.len());
     let mut last = '\0';
     let mut run = 0;
@@ -82,7 +90,7 @@ fn squeeze_elongation(s: &str) -> String {
         }
         out.push(c);
     }
-    out
+    Cow::Owned(out)
 }
 
 /// Splits a hashtag body on CamelCase and digit boundaries: `JustDoIt2024` → just, do, it, 2024.
@@ -100,7 +108,7 @@ fn camel_words(body: &str) -> Vec<String> {
             None => false,
         };
         if boundary && !cur.is_empty() {
-            words.push(word_form(&cur));
+            words.push(word_form(&cur).into_owned());
             cur.clear();
         }
         if c != '_' {
@@ -109,18 +117,20 @@ fn camel_words(body: &str) -> Vec<String> {
         prev = Some(c);
     }
     if !cur.is_empty() {
-        words.push(word_form(&cur));
+        words.push(word_form(&cur).into_owned());
     }
     words
 }
 
 /// A word as a feature: folded, numbers as `<num>`, elongations squeezed.
-fn word_form(raw: &str) -> String {
+fn word_form(raw: &str) -> Cow<'_, str> {
     let folded = fold_token(raw);
-    if folded.chars().all(|c| c.is_ascii_digit()) {
-        "<num>".to_string()
-    } else {
-        squeeze_elongation(&folded)
+    if folded.bytes().all(|c| c.is_ascii_digit()) {
+        return Cow::Borrowed("<num>");
+    }
+    match folded {
+        Cow::Borrowed(f) => squeeze_elongation(f),
+        Cow::Owned(f) => Cow::Owned(squeeze_elongation(&f).into_owned()),
     }
 }
 
@@ -130,20 +140,36 @@ fn is_word_char(c: char) -> bool {
 
 /// The feature tokens of `text`.
 pub fn tokens(text: &str) -> Vec<Token> {
-    let mut out: Vec<Token> = Vec::new();
+    let mut out = Vec::new();
+    for_each_token(text, &mut Vec::new(), &mut |t, negated, word| {
+        out.push(Token {
+            text: t.to_string(),
+            negated,
+            word,
+        })
+    });
+    out
+}
+
+/// Calls `sink(text, negated, word)` for each feature token of `text`, without building them:
+/// the per-message hot path. `chars` is a reusable buffer.
+pub fn for_each_token(
+    text: &str,
+    chars: &mut Vec<(usize, char)>,
+    sink: &mut dyn FnMut(&str, bool, bool),
+) {
+    let mut out = Sink(sink);
     let mut scope = 0u8;
-    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    chars.clear();
+    chars.extend(text.char_indices());
+    let chars = &chars[..];
     let mut i = 0;
-    let push = |out: &mut Vec<Token>, text: String, word: bool, scope: &mut u8| {
+    let push = |out: &mut Sink<'_>, text: Cow<'_, str>, word: bool, scope: &mut u8| {
         let negated = *scope > 0 && word;
         if negated {
             *scope -= 1;
         }
-        out.push(Token {
-            text,
-            negated,
-            word,
-        });
+        (out.0)(&text, negated, word);
     };
     while i < chars.len() {
         let (at, c) = chars[i];
@@ -157,7 +183,7 @@ pub fn tokens(text: &str) -> Vec<Token> {
             while i < chars.len() && !chars[i].1.is_whitespace() {
                 i += 1;
             }
-            push(&mut out, "<url>".into(), false, &mut scope);
+            push(&mut out, Cow::Borrowed("<url>"), false, &mut scope);
             continue;
         }
         if (c == '@' || c == '#')
@@ -173,16 +199,16 @@ pub fn tokens(text: &str) -> Vec<Token> {
             let end_byte = chars.get(j).map_or(text.len(), |x| x.0);
             let body = &text[chars[start].0..end_byte];
             if c == '@' {
-                push(&mut out, "<mention>".into(), false, &mut scope);
+                push(&mut out, Cow::Borrowed("<mention>"), false, &mut scope);
             } else {
                 push(
                     &mut out,
-                    format!("#{}", fold_token(body)),
+                    Cow::Owned(format!("#{}", fold_token(body))),
                     false,
                     &mut scope,
                 );
                 for w in camel_words(body) {
-                    push(&mut out, w, true, &mut scope);
+                    push(&mut out, Cow::Owned(w), true, &mut scope);
                 }
             }
             i = j;
@@ -212,15 +238,15 @@ pub fn tokens(text: &str) -> Vec<Token> {
             {
                 let stem = &folded[..folded.len() - 1];
                 if !stem.is_empty() {
-                    push(&mut out, stem.to_string(), true, &mut scope);
+                    push(&mut out, Cow::Borrowed(stem), true, &mut scope);
                 }
-                push(&mut out, "not".into(), true, &mut scope);
+                push(&mut out, Cow::Borrowed("not"), true, &mut scope);
                 scope = NEGATION_SCOPE;
                 i = j + 2;
                 continue;
             }
             let word = word_form(raw);
-            let is_negation = NEGATIONS.contains(&word.as_str());
+            let is_negation = NEGATIONS.contains(&&*word);
             push(&mut out, word, true, &mut scope);
             if is_negation {
                 scope = NEGATION_SCOPE;
@@ -228,10 +254,20 @@ pub fn tokens(text: &str) -> Vec<Token> {
             continue;
         }
         if is_emoji(c) {
-            push(&mut out, c.to_string(), false, &mut scope);
+            push(
+                &mut out,
+                Cow::Borrowed(&text[at..at + c.len_utf8()]),
+                false,
+                &mut scope,
+            );
         } else if c == '!' || c == '?' {
             // Repeated marks are one token: `!!!` says what `!` says, louder.
-            push(&mut out, c.to_string(), false, &mut scope);
+            push(
+                &mut out,
+                Cow::Borrowed(&text[at..at + 1]),
+                false,
+                &mut scope,
+            );
             while i + 1 < chars.len() && chars[i + 1].1 == c {
                 i += 1;
             }
@@ -242,8 +278,10 @@ pub fn tokens(text: &str) -> Vec<Token> {
         }
         i += 1;
     }
-    out
 }
+
+/// A `dyn FnMut` the closures above can share.
+struct Sink<'a>(&'a mut dyn FnMut(&str, bool, bool));
 
 fn starts_with_ci(s: &str, prefix: &str) -> bool {
     s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
@@ -272,14 +310,40 @@ const SEED_CHAR: u64 = 4;
 /// The hashed features of `text` (bucket numbers, duplicates kept: a repeated word weighs more),
 /// appended to `out` after clearing it.
 pub fn extract(text: &str, cfg: &FeatureConfig, out: &mut Vec<u32>) {
+    EXTRACT.with(|b| {
+        let mut b = b.borrow_mut();
+        let Buffers { chars, gram, wide } = &mut *b;
+        extract_with(text, cfg, out, chars, gram, wide);
+    })
+}
+
+/// Reused per thread: `extract` allocates nothing per message once warm.
+#[derive(Default)]
+struct Buffers {
+    chars: Vec<(usize, char)>,
+    gram: Vec<u8>,
+    wide: Vec<char>,
+}
+
+thread_local! {
+    static EXTRACT: std::cell::RefCell<Buffers> = std::cell::RefCell::new(Buffers::default());
+}
+
+fn extract_with(
+    text: &str,
+    cfg: &FeatureConfig,
+    out: &mut Vec<u32>,
+    chars: &mut Vec<(usize, char)>,
+    gram: &mut Vec<u8>,
+    wide: &mut Vec<char>,
+) {
     out.clear();
     let mask = (cfg.buckets() - 1) as u64;
-    let toks = tokens(text);
     let mut prev: Option<u64> = None;
-    let mut buf: Vec<char> = Vec::new();
-    for t in &toks {
-        let seed = if t.negated { SEED_NEG } else { SEED_WORD };
-        let h = hash_bytes(seed, t.text.as_bytes());
+    let mut tmp = [0u8; 4 * 8];
+    for_each_token(text, chars, &mut |t, negated, word| {
+        let seed = if negated { SEED_NEG } else { SEED_WORD };
+        let h = hash_bytes(seed, t.as_bytes());
         out.push((h & mask) as u32);
         if cfg.word_ngrams >= 2 {
             if let Some(p) = prev {
@@ -288,28 +352,43 @@ pub fn extract(text: &str, cfg: &FeatureConfig, out: &mut Vec<u32>) {
             }
             prev = Some(h);
         }
-        if cfg.char_max > 0 && t.word {
-            // `<word>`: the boundaries make prefixes and suffixes features of their own.
-            buf.clear();
-            buf.push('<');
-            buf.extend(t.text.chars());
-            buf.push('>');
-            let mut tmp = [0u8; 4 * 8];
+        if cfg.char_max == 0 || !word {
+            return;
+        }
+        // `<word>`: the boundaries make prefixes and suffixes features of their own.
+        if t.is_ascii() {
+            // One byte per character: the n-grams are byte windows.
+            gram.clear();
+            gram.push(b'<');
+            gram.extend_from_slice(t.as_bytes());
+            gram.push(b'>');
             for n in cfg.char_min as usize..=cfg.char_max as usize {
-                if n > buf.len() {
+                if n > gram.len() {
                     break;
                 }
-                for w in buf.windows(n) {
+                for w in gram.windows(n) {
+                    out.push((hash_bytes(SEED_CHAR, w) & mask) as u32);
+                }
+            }
+        } else {
+            wide.clear();
+            wide.push('<');
+            wide.extend(t.chars());
+            wide.push('>');
+            for n in cfg.char_min as usize..=cfg.char_max as usize {
+                if n > wide.len() {
+                    break;
+                }
+                for w in wide.windows(n) {
                     let mut len = 0;
                     for c in w {
                         len += c.encode_utf8(&mut tmp[len..]).len();
                     }
-                    let h = hash_bytes(SEED_CHAR, &tmp[..len]);
-                    out.push((h & mask) as u32);
+                    out.push((hash_bytes(SEED_CHAR, &tmp[..len]) & mask) as u32);
                 }
             }
         }
-    }
+    });
 }
 
 #[cfg(test)]

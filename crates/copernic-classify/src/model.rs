@@ -343,10 +343,10 @@ impl Model {
             labels: idx,
         };
         let mut buf = Vec::new();
-        // Small steps: one correction should move the model, not overturn what the corpus
-        // taught it.
-        for _ in 0..3 {
-            self.step(&ex, 0.1, 0.0, &mut buf);
+        // Bounded steps: one correction visibly moves the prediction for this text and its
+        // like; a few in agreement turn it, without overturning what the corpus taught.
+        for _ in 0..5 {
+            self.step(&ex, 0.25, 0.0, &mut buf);
         }
         true
     }

@@ -30,6 +30,9 @@ pub struct ServerConfig {
     pub feeds: Vec<FeedConfig>,
     #[serde(default)]
     pub limits: Limits,
+    /// Replace personal data in stored messages (`[email]`, `[card]`, …).
+    #[serde(default)]
+    pub redact_pii: bool,
 }
 
 /// Shared by every handler.

@@ -380,6 +380,27 @@ pub fn bench(
         .collect();
     anyhow::ensure!(!texts.is_empty(), "{}: no text", data.display());
     let mut results = Vec::new();
+    if models.is_empty() {
+        let c = copernic_classify::defaults::Classifier::shipped()?;
+        let mut scratch = copernic_classify::defaults::Scratch::default();
+        let mut n = 0u64;
+        let mut urgent = 0u64;
+        let started = Instant::now();
+        while started.elapsed().as_secs_f64() < seconds {
+            for text in &texts {
+                let r = c.classify(
+                    text,
+                    copernic_classify::defaults::Context::default(),
+                    &mut scratch,
+                );
+                urgent += u64::from(r.urgency > 0.5);
+                n += 1;
+            }
+        }
+        let rate = n as f64 / started.elapsed().as_secs_f64();
+        let _ = urgent;
+        results.push(json!({"model": "full classify step (shipped: language, intent, sentiment, personal data, urgency)", "messages": n, "msgs_per_s": rate}));
+    }
     for path in models {
         let model = Model::from_bytes(&std::fs::read(path)?)
             .with_context(|| format!("{} is not a usable model", path.display()))?;

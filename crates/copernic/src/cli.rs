@@ -111,6 +111,10 @@ pub struct ImportArgs {
     /// Largest document read whole (a feed, a JSON array, a Mastodon dump).
     #[arg(long, default_value_t = copernic_pipeline::Limits::default().max_document_bytes)]
     pub max_document_bytes: usize,
+    /// Replace personal data (e-mail, phone, card, IBAN) in stored texts and payloads with
+    /// `[email]`, `[phone]`, `[card]`, `[iban]`.
+    #[arg(long)]
+    pub redact_pii: bool,
     /// Print one JSON object with the summary instead of text.
     #[arg(long)]
     pub json: bool,
@@ -212,8 +216,9 @@ pub enum BenchCommand {
     /// Prediction throughput of models on the texts of a CSV, one thread (BENCHMARKS.md,
     /// "Classify").
     Classify {
-        /// Model files; each is timed alone.
-        #[arg(long = "model", required = true)]
+        /// Model files; each is timed alone. Without any: the full classify step with the
+        /// shipped models (language, sentiment, intent, personal data, urgency).
+        #[arg(long = "model")]
         models: Vec<PathBuf>,
         /// CSV whose texts are classified.
         #[arg(long)]

@@ -67,9 +67,11 @@ pub(crate) fn open_store(data: &Path) -> Result<Arc<SqliteStore>> {
     Ok(Arc::new(store))
 }
 
-fn ingestor(store: Arc<SqliteStore>) -> Result<Arc<Ingestor>> {
+fn ingestor(store: Arc<SqliteStore>, redact_pii: bool) -> Result<Arc<Ingestor>> {
     Ok(Arc::new(
-        Ingestor::new(store, NearDupConfig::default()).context("cannot read recent messages")?,
+        Ingestor::new(store, NearDupConfig::default())
+            .context("cannot read recent messages")?
+            .with_redaction(redact_pii),
     ))
 }
 
@@ -102,7 +104,7 @@ fn import(data: &Path, args: ImportArgs) -> Result<ExitCode> {
     // A file import can always be replayed without duplicates, so it need not wait for the disk
     // at every commit; a killed import loses nothing committed either way.
     store.set_sync_on_commit(false)?;
-    let ingestor = ingestor(store)?;
+    let ingestor = ingestor(store, args.redact_pii)?;
     let total_bytes: u64 = args
         .paths
         .iter()
@@ -394,7 +396,7 @@ async fn bind(listen: &str) -> Result<tokio::net::TcpListener> {
 
 fn serve(data: &Path, args: ServeArgs) -> Result<ExitCode> {
     let config = load_config(args.config.as_deref())?;
-    let ingestor = ingestor(open_store(data)?)?;
+    let ingestor = ingestor(open_store(data)?, config.redact_pii)?;
     let state = AppState::new(ingestor, &config);
     runtime()?.block_on(async move {
         let listener = bind(&args.listen).await?;
@@ -419,7 +421,7 @@ fn demo(args: DemoArgs) -> Result<ExitCode> {
             (t.path().to_path_buf(), Some(t))
         }
     };
-    let ingestor = ingestor(open_store(&dir)?)?;
+    let ingestor = ingestor(open_store(&dir)?, false)?;
     let ctx = copernic_pipeline::Context::new("demo", "demo/messages.jsonl");
     let mut items = Vec::new();
     let mut input = DEMO_SAMPLE;

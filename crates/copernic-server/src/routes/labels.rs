@@ -17,6 +17,32 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/messages/{id}/labels", post(correct))
         .route("/corrections", get(corrections))
+        .route("/classify", post(classify))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClassifyBody {
+    text: String,
+    lang: Option<String>,
+}
+
+/// Classifies a text with the models as they are now (corrections included), storing nothing.
+async fn classify(
+    State(s): State<AppState>,
+    body: Body,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let bytes = read_body(body, s.limits.max_document_bytes).await?;
+    let b: ClassifyBody =
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(format!("body: {e}")))?;
+    let Some(c) = s.ingestor.classifier() else {
+        return Err(ApiError::NotFound("no classifier loaded".into()));
+    };
+    let r = c
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .preview(&b.text, b.lang.as_deref());
+    Ok(Json(serde_json::to_value(r).unwrap_or_default()))
 }
 
 #[derive(Debug, Deserialize)]

@@ -4,6 +4,7 @@
 mod feeds;
 mod hooks;
 mod ingest;
+mod labels;
 mod lifecycle;
 mod queries;
 mod ui;

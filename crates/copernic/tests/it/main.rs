@@ -1,6 +1,7 @@
 //! End-to-end tests of the `copernic` binary: every test runs the real executable on files it
 //! writes into a temporary folder, with its own `--data` store.
 
+mod classify;
 mod common;
 mod crash;
 mod demo;
