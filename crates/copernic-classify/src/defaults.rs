@@ -21,6 +21,9 @@ pub struct Label {
     /// `model:NAME`, or how the label was derived (`intent` for English sentiment, see
     /// `models/README.md`).
     pub source: &'static str,
+    /// Every label's probability, best first, when asked for ([`Context::all_scores`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scores: Vec<(String, f32)>,
 }
 
 /// Everything the classify step says of one message.
@@ -47,6 +50,9 @@ pub struct Context<'a> {
     pub lang: Option<&'a str>,
     /// The author's audience (followers), when the source said it.
     pub reach: Option<u64>,
+    /// Give every label's probability, not only the chosen one's (for people and scripts; the
+    /// firehose path leaves it off).
+    pub all_scores: bool,
 }
 
 /// The shipped models, loaded once.
@@ -132,10 +138,30 @@ impl Classifier {
     /// The classification of `text` now, with fresh buffers (for answers to people, not the
     /// firehose).
     pub fn preview(&self, text: &str, lang: Option<&str>) -> Classification {
-        self.classify(text, Context { lang, reach: None }, &mut Scratch::default())
+        self.classify(
+            text,
+            Context {
+                lang,
+                reach: None,
+                all_scores: true,
+            },
+            &mut Scratch::default(),
+        )
     }
 
-    fn label(model: &Model, probs: &[f32], source: &'static str) -> Label {
+    fn label(model: &Model, probs: &[f32], source: &'static str, all: bool) -> Label {
+        let scores = if all {
+            let mut v: Vec<(String, f32)> = model
+                .labels
+                .iter()
+                .cloned()
+                .zip(probs.iter().copied())
+                .collect();
+            v.sort_by(|a, b| b.1.total_cmp(&a.1));
+            v
+        } else {
+            Vec::new()
+        };
         let (arg, top) = probs
             .iter()
             .copied()
@@ -150,6 +176,7 @@ impl Classifier {
             },
             score: top,
             source,
+            scores,
         }
     }
 
@@ -164,7 +191,7 @@ impl Classifier {
         extract(text, &self.intent.features, &mut s.features);
         self.intent.logits_into(&s.features, &mut s.probs);
         self.intent.probabilities(&mut s.probs);
-        let intent = Self::label(&self.intent, &s.probs, "model:intent");
+        let intent = Self::label(&self.intent, &s.probs, "model:intent", ctx.all_scores);
         let p_intent = |name: &str, probs: &[f32]| {
             self.intent
                 .labels
@@ -181,7 +208,12 @@ impl Classifier {
             }
             self.sentiment_fr.logits_into(&s.features, &mut s.probs);
             self.sentiment_fr.probabilities(&mut s.probs);
-            let l = Self::label(&self.sentiment_fr, &s.probs, "model:sentiment-fr");
+            let l = Self::label(
+                &self.sentiment_fr,
+                &s.probs,
+                "model:sentiment-fr",
+                ctx.all_scores,
+            );
             let neg = self
                 .sentiment_fr
                 .labels
@@ -203,6 +235,7 @@ impl Classifier {
                     label: label.to_string(),
                     score,
                     source: "intent",
+                    scores: Vec::new(),
                 },
                 complaint,
             )
@@ -222,6 +255,7 @@ impl Classifier {
                         label: l.clone(),
                         score: *p,
                         source: "model:topics",
+                        scores: Vec::new(),
                     })
                     .collect()
             }
@@ -292,7 +326,7 @@ mod tests {
             "I want to close my account, this bank is useless",
             Context {
                 lang: Some("en"),
-                reach: None,
+                ..Context::default()
             },
             &mut s,
         );
@@ -301,7 +335,7 @@ mod tests {
             "Un film magnifique, des acteurs formidables, j'ai adoré",
             Context {
                 lang: Some("fr"),
-                reach: None,
+                ..Context::default()
             },
             &mut s,
         );

@@ -336,7 +336,10 @@ pub fn classify(args: ClassifyArgs) -> Result<ExitCode> {
             (Some(m), _) => prediction_json(m, text),
             (None, Some(c)) => serde_json::to_value(c.classify(
                 text,
-                copernic_classify::defaults::Context::default(),
+                copernic_classify::defaults::Context {
+                    all_scores: true,
+                    ..Default::default()
+                },
                 &mut scratch,
             ))?,
             (None, None) => bail!("no model"),

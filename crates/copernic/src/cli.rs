@@ -115,6 +115,9 @@ pub struct ImportArgs {
     /// `[email]`, `[phone]`, `[card]`, `[iban]`.
     #[arg(long)]
     pub redact_pii: bool,
+    /// Your topic model (from `copernic train`): every message gets its topics.
+    #[arg(long, value_name = "MODEL")]
+    pub topics_model: Option<PathBuf>,
     /// Print one JSON object with the summary instead of text.
     #[arg(long)]
     pub json: bool,
@@ -193,6 +196,10 @@ pub struct ServeArgs {
     /// Configuration file (webhooks, feeds, limits); unknown keys are errors.
     #[arg(long, env = "COPERNIC_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Your topic model (from `copernic train`): every message gets its topics, and topic
+    /// corrections through the API teach it.
+    #[arg(long, value_name = "MODEL")]
+    pub topics_model: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -67,12 +67,22 @@ pub(crate) fn open_store(data: &Path) -> Result<Arc<SqliteStore>> {
     Ok(Arc::new(store))
 }
 
-fn ingestor(store: Arc<SqliteStore>, redact_pii: bool) -> Result<Arc<Ingestor>> {
-    Ok(Arc::new(
-        Ingestor::new(store, NearDupConfig::default())
-            .context("cannot read recent messages")?
-            .with_redaction(redact_pii),
-    ))
+fn ingestor(
+    store: Arc<SqliteStore>,
+    redact_pii: bool,
+    topics_model: Option<&Path>,
+) -> Result<Arc<Ingestor>> {
+    let mut ingestor = Ingestor::new(store, NearDupConfig::default())
+        .context("cannot read recent messages")?
+        .with_redaction(redact_pii);
+    if let Some(path) = topics_model {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let model = copernic_classify::Model::from_bytes(&bytes)
+            .with_context(|| format!("{} is not a usable model", path.display()))?;
+        ingestor = ingestor.with_topics(model);
+    }
+    Ok(Arc::new(ingestor))
 }
 
 #[derive(Serialize)]
@@ -104,7 +114,7 @@ fn import(data: &Path, args: ImportArgs) -> Result<ExitCode> {
     // A file import can always be replayed without duplicates, so it need not wait for the disk
     // at every commit; a killed import loses nothing committed either way.
     store.set_sync_on_commit(false)?;
-    let ingestor = ingestor(store, args.redact_pii)?;
+    let ingestor = ingestor(store, args.redact_pii, args.topics_model.as_deref())?;
     let total_bytes: u64 = args
         .paths
         .iter()
@@ -396,7 +406,11 @@ async fn bind(listen: &str) -> Result<tokio::net::TcpListener> {
 
 fn serve(data: &Path, args: ServeArgs) -> Result<ExitCode> {
     let config = load_config(args.config.as_deref())?;
-    let ingestor = ingestor(open_store(data)?, config.redact_pii)?;
+    let ingestor = ingestor(
+        open_store(data)?,
+        config.redact_pii,
+        args.topics_model.as_deref(),
+    )?;
     let state = AppState::new(ingestor, &config);
     runtime()?.block_on(async move {
         let listener = bind(&args.listen).await?;
@@ -421,7 +435,7 @@ fn demo(args: DemoArgs) -> Result<ExitCode> {
             (t.path().to_path_buf(), Some(t))
         }
     };
-    let ingestor = ingestor(open_store(&dir)?, false)?;
+    let ingestor = ingestor(open_store(&dir)?, false, None)?;
     let ctx = copernic_pipeline::Context::new("demo", "demo/messages.jsonl");
     let mut items = Vec::new();
     let mut input = DEMO_SAMPLE;

@@ -184,6 +184,15 @@ impl Ingestor {
         self
     }
 
+    /// Installs the brand's topic model (multi-label, from `copernic train`): every message is
+    /// then given its topics, and corrections of topics teach it.
+    pub fn with_topics(self, model: copernic_classify::Model) -> Ingestor {
+        if let Some(c) = &self.classifier {
+            c.write().unwrap_or_else(|e| e.into_inner()).topics = Some(model);
+        }
+        self
+    }
+
     /// The models messages are classified with.
     pub fn classifier(&self) -> Option<&Arc<std::sync::RwLock<Classifier>>> {
         self.classifier.as_ref()

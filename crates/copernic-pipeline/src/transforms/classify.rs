@@ -28,7 +28,7 @@ pub fn classify(c: &Classifier, m: &mut Message, redaction: Redaction) {
             &m.text,
             Context {
                 lang: m.lang.as_deref(),
-                reach: None,
+                ..Context::default()
             },
             &mut s,
         )

@@ -181,3 +181,56 @@ fn personal_data_is_redacted_at_ingest_when_asked() {
         "{raw}"
     );
 }
+
+#[test]
+fn a_topic_model_labels_what_is_imported() {
+    let env = Env::new();
+    // Several labels per row: the language, and whether the text is a long one.
+    let sample =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/demo/messages.jsonl"))
+            .unwrap();
+    let mut csv = String::from("text,topics\n");
+    for line in sample.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let text = v["text"].as_str().unwrap();
+        let size = if text.split_whitespace().count() > 40 {
+            "long"
+        } else {
+            "short"
+        };
+        csv.push_str(&format!(
+            "\"{}\",{};{size}\n",
+            text.replace('"', "\"\""),
+            v["lang"].as_str().unwrap()
+        ));
+    }
+    let data = env.file("topics.csv", csv);
+    let t = parse_one(
+        &env.ok([
+            "train",
+            "--data",
+            &data,
+            "--label-col",
+            "topics",
+            "--out",
+            "topics.cpnm",
+            "--bits",
+            "16",
+            "--json",
+        ])
+        .stdout,
+    );
+    assert_eq!(t["multilabel"], true, "{t}");
+    assert!(t["macro_f1"].as_f64().unwrap() > 0.8, "{t}");
+    let m = env.file(
+        "m.jsonl",
+        "{\"id\": \"1\", \"text\": \"Bonjour, ma commande est arrivée cassée\"}\n",
+    );
+    env.import(&[&m, "--topics-model", "topics.cpnm"]);
+    let got = env.messages(&["--label", "topic=fr"]);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0]["labels"]["topics"]
+        .as_array()
+        .unwrap()
+        .contains(&"short".into()));
+}
