@@ -19,9 +19,9 @@ with open(sys.argv[2], "w", newline="") as f:
     for r in rows:
         w.writerow([r["text"], "positive" if r["label"] == "1" else "negative"])
 PY
-"$bin" train --data "$work/intent.csv" --out "$here/intent.cpnm" --bits 18 --char-max 4 --seed 7 \
+"$bin" train --data "$work/intent.csv" --out "$here/intent.cpnm" --bits 16 --char-max 4 --seed 7 \
   --licence "banking77 CC BY 4.0 (PolyAI, Casanueva et al. 2020); CLINC150 CC BY 3.0 (Larson et al. 2019); Allociné sample MIT (T. Blard 2020)" --json > "$work/intent.eval.json"
-"$bin" train --data "$work/sentiment-fr.csv" --out "$here/sentiment-fr.cpnm" --bits 18 --char-max 4 --seed 7 \
+"$bin" train --data "$work/sentiment-fr.csv" --out "$here/sentiment-fr.cpnm" --bits 16 --char-max 4 --seed 7 \
   --licence "Allociné sample MIT (T. Blard 2020)" --json > "$work/sentiment-fr.eval.json"
 for m in intent sentiment-fr; do
   python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(sys.argv[2], "accuracy", round(r["accuracy"],4), "macro-F1", round(r["macro_f1"],4), "test rows", r["test_rows"])' "$work/$m.eval.json" "$m"

@@ -43,7 +43,7 @@ const LANES: usize = 8;
 /// Below this many Latin letters a text is "unknown".
 pub const MIN_LETTERS: u32 = 2;
 /// Letters read at most from one text (enough evidence; bounds the time of long texts).
-pub const MAX_LETTERS: u32 = 1024;
+pub const MAX_LETTERS: u32 = 256;
 /// Bytes kept of one word (longer words are cut: "hahahahaha…", glued hashtags).
 const MAX_WORD: usize = 48;
 

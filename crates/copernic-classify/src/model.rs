@@ -194,15 +194,16 @@ impl Model {
         // short texts land on the same scale, and one step moves a logit by the same amount
         // whatever the length.
         let scale = 1.0 / (f.len() as f32).sqrt();
-        let mut acc = vec![0.0f32; n];
+        // Accumulated in `out` itself (no buffer per call), then scaled and the bias added.
+        out.iter_mut().for_each(|o| *o = 0.0);
         for &b in f {
             let row = &self.weights[b as usize * n..(b as usize + 1) * n];
-            for (a, w) in acc.iter_mut().zip(row) {
+            for (a, w) in out.iter_mut().zip(row) {
                 *a += w;
             }
         }
-        for (o, a) in out.iter_mut().zip(&acc) {
-            *o += a * scale;
+        for (o, b) in out.iter_mut().zip(&self.bias) {
+            *o = *o * scale + b;
         }
     }
 
