@@ -16,7 +16,7 @@ import fasttext_peer as P
 work, c = sys.argv[1], sys.argv[2]
 s = next(json.loads(l) for l in open(f"{work}/fasttext.jsonl") if json.loads(l)["corpus"] == c)["settings"]
 s["minn_maxn"] = tuple(s["minn_maxn"])
-tr, te = P.load(f"{work}/{c}/train.csv"), P.load(f"{work}/{c}/test.csv")
+tr, te = P.load(f"{work}/{c}/train.csv", False), P.load(f"{work}/{c}/test.csv", False)
 path = os.path.join(tempfile.mkdtemp(), "train")
 P.write_ft(tr, path)
 t0 = time.time(); m = P.train(path, s); train_s = time.time() - t0
