@@ -72,42 +72,42 @@ pub struct Scratch {
 }
 
 /// Words that make a message urgent whatever its sentiment: safety, health, legal threats,
-/// fraud. Folded forms (matched against the folded text).
+/// fraud. Folded forms (matched against the folded text), sorted for a binary search.
 const URGENT_WORDS: [&str; 34] = [
+    "allergic",
+    "allergie",
+    "arnaque",
+    "avocat",
+    "blesse",
+    "brulure",
+    "burn",
     "danger",
     "dangereux",
     "dangerous",
-    "blesse",
-    "injured",
-    "injury",
-    "fire",
-    "incendie",
-    "feu",
-    "brulure",
-    "burn",
+    "emergency",
     "explosion",
+    "feu",
+    "fire",
+    "fraud",
+    "fraude",
     "hopital",
     "hospital",
-    "allergie",
-    "allergic",
+    "incendie",
+    "injured",
+    "injury",
     "intoxication",
-    "poison",
-    "avocat",
-    "lawyer",
     "lawsuit",
-    "proces",
-    "tribunal",
+    "lawyer",
     "plainte",
+    "poison",
     "police",
-    "sue",
-    "fraude",
-    "fraud",
-    "arnaque",
+    "proces",
     "scam",
-    "urgent",
-    "urgence",
-    "emergency",
     "stolen",
+    "sue",
+    "tribunal",
+    "urgence",
+    "urgent",
 ];
 
 impl Classifier {
@@ -297,8 +297,8 @@ pub fn urgency(
     }
     let mut hit = None;
     for t in copernic_core::text::tokens(text) {
-        if let Some(w) = URGENT_WORDS.iter().find(|w| **w == &*t) {
-            hit = Some(*w);
+        if let Ok(i) = URGENT_WORDS.binary_search(&&*t) {
+            hit = Some(URGENT_WORDS[i]);
             break;
         }
     }
@@ -341,6 +341,11 @@ mod tests {
         );
         assert_eq!(r.sentiment.label, "positive", "{r:?}");
         assert_eq!(r.sentiment.source, "model:sentiment-fr");
+    }
+
+    #[test]
+    fn urgent_words_are_sorted() {
+        assert!(URGENT_WORDS.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]
