@@ -127,20 +127,28 @@ pub struct Prediction {
     pub scores: Vec<(String, f32)>,
 }
 
-/// splitmix64: a seeded generator, so training is reproducible.
-struct Rng(u64);
+/// splitmix64: a small seeded generator, so training, splits and generated benchmark data are
+/// reproducible. Not for anything secret.
+pub struct SplitMix64(pub u64);
 
-impl Rng {
-    fn next(&mut self) -> u64 {
+impl SplitMix64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
     }
-    fn shuffle<T>(&mut self, v: &mut [T]) {
+
+    /// A number below `n` (0 when `n` is 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+
+    /// Fisher–Yates.
+    pub fn shuffle<T>(&mut self, v: &mut [T]) {
         for i in (1..v.len()).rev() {
-            let j = (self.next() % (i as u64 + 1)) as usize;
+            let j = self.below(i as u64 + 1) as usize;
             v.swap(i, j);
         }
     }
@@ -400,7 +408,7 @@ impl Model {
             return Err(ModelError::Data("no training rows".into()));
         }
         let mut model = Model::new(labels, cfg.features, multilabel);
-        let mut rng = Rng(cfg.seed);
+        let mut rng = SplitMix64(cfg.seed);
         let mut best = (
             f64::NEG_INFINITY,
             model.weights.clone(),
@@ -451,7 +459,6 @@ impl Model {
     /// abstain threshold: the top probability under which answering loses more (wrong answers)
     /// than it gains (right ones) on the validation split.
     fn calibrate(&mut self, valid: &[Example]) {
-        let n = self.labels.len();
         let mut logits: Vec<Vec<f32>> = Vec::with_capacity(valid.len());
         let mut buf = Vec::new();
         for ex in valid {
@@ -513,7 +520,6 @@ impl Model {
                 cut = *p;
             }
         }
-        let _ = n;
         self.threshold = cut;
     }
 

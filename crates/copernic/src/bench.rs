@@ -63,21 +63,8 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
     }
 }
 
-/// splitmix64: a fixed, seedable generator, so every run writes the same corpus.
-pub(crate) struct Rng(pub u64);
-
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
+/// The project's seeded generator: every run writes the same corpus.
+pub(crate) use copernic_classify::model::SplitMix64 as Rng;
 
 /// Real French and English texts (the demo sample), cut and spliced into messages of social
 /// lengths, so that a million messages are not a million copies of a few thousand.
