@@ -1,6 +1,7 @@
 //! Copernic's domain types. This crate does no IO and knows no async: everything in it is a value
 //! or a pure function, so every other crate can depend on it.
 
+pub mod engage;
 pub mod hash;
 pub mod message;
 pub mod reject;

@@ -23,6 +23,12 @@ pub enum ApiError {
     /// A webhook signature or verify token did not match.
     #[error("{0}")]
     Unauthorized(String),
+    /// No valid session or token.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// Signed in, but the role or team does not allow it.
+    #[error("{0}")]
+    Forbidden(String),
     /// The body is over the size limit.
     #[error("body is larger than the {0}-byte limit; split the batch")]
     TooLarge(usize),
@@ -42,6 +48,8 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             // A read asking for something that does not exist is the caller's mistake.
             ApiError::Store(copernic_store::StoreError::Query(_)) => {
@@ -70,5 +78,18 @@ impl IntoResponse for ApiError {
             }}})),
         )
             .into_response()
+    }
+}
+
+impl From<copernic_engage::EngageError> for ApiError {
+    fn from(e: copernic_engage::EngageError) -> ApiError {
+        use copernic_engage::EngageError as E;
+        match e {
+            E::Store(s) => ApiError::Store(s),
+            E::NotFound(m) => ApiError::NotFound(m),
+            E::Forbidden(m) => ApiError::Forbidden(m),
+            E::Invalid(m) => ApiError::Invalid(m),
+            E::Unauthenticated(m) => ApiError::Unauthenticated(m),
+        }
     }
 }

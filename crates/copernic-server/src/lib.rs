@@ -3,13 +3,15 @@
 
 mod error;
 pub mod feeds;
-mod routes;
+pub mod openapi;
+pub mod routes;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
+use copernic_engage::Engine;
 use copernic_pipeline::sources::feed::FeedConfig;
 use copernic_pipeline::{Ingestor, Limits};
 use copernic_store::Store;
@@ -42,11 +44,20 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub webhooks: Arc<HashMap<String, WebhookConfig>>,
     pub limits: Limits,
+    /// The care side: cases, routing, SLAs, replies.
+    pub engine: Arc<Engine>,
+    /// Wakes the outbox worker when a reply is queued.
+    pub outbox_wake: Arc<tokio::sync::Notify>,
+    /// How often the engine's workers (case follower, SLA clocks, outbox) run.
+    pub worker_period: std::time::Duration,
 }
 
 impl AppState {
-    pub fn new(ingestor: Arc<Ingestor>, config: &ServerConfig) -> AppState {
+    pub fn new(ingestor: Arc<Ingestor>, engine: Arc<Engine>, config: &ServerConfig) -> AppState {
         AppState {
+            engine,
+            outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            worker_period: std::time::Duration::from_secs(1),
             store: ingestor.store().clone(),
             ingestor,
             webhooks: Arc::new(
@@ -69,7 +80,14 @@ pub fn app(state: AppState) -> Router {
             "/api/v1",
             routes::api::router()
                 .merge(routes::queries::router())
-                .merge(routes::labels::router()),
+                .merge(routes::labels::router())
+                .merge(routes::cases::router())
+                .merge(routes::people::router())
+                // After routing, so the middleware sees the matched route.
+                .route_layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    routes::access::authorize,
+                )),
         )
         .nest("/hooks", routes::hooks::router())
         .fallback(|| async { ApiError::NotFound("no such route; the API is under /api/v1".into()) })
@@ -89,7 +107,8 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let pollers = feeds::spawn_pollers(&config.feeds, state.ingestor.clone(), stop_rx);
+    let mut pollers = feeds::spawn_pollers(&config.feeds, state.ingestor.clone(), stop_rx.clone());
+    pollers.push(spawn_engine_worker(&state, stop_rx));
     let addr: SocketAddr = listener.local_addr()?;
     tracing::info!(message = "serving", %addr);
     let result = axum::serve(listener, app(state))
@@ -123,4 +142,74 @@ pub async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!(message = "shutting down");
+}
+
+/// Checks the `[sources]` of a `copernic.toml` against what `serve --config` accepts.
+pub fn check_sources(file: &copernic_engage::ConfigFile) -> Result<(), String> {
+    if let Some(t) = &file.sources {
+        sources_config(t).map(|_| ())?;
+    }
+    Ok(())
+}
+
+/// `[sources]` (feeds and webhooks) read as a server configuration.
+pub fn sources_config(t: &toml::Table) -> Result<ServerConfig, String> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Sources {
+        #[serde(default)]
+        webhooks: Vec<WebhookConfig>,
+        #[serde(default)]
+        feeds: Vec<FeedConfig>,
+    }
+    let s: Sources = t
+        .clone()
+        .try_into()
+        .map_err(|e: toml::de::Error| format!("sources: {e}"))?;
+    Ok(ServerConfig {
+        webhooks: s.webhooks,
+        feeds: s.feeds,
+        ..ServerConfig::default()
+    })
+}
+
+/// Runs the engine's background work until `stop`: new messages into cases, SLA clocks, the
+/// outbox. Each pass is short; errors are logged and the next pass tries again.
+pub fn spawn_engine_worker(
+    state: &AppState,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    let engine = state.engine.clone();
+    let wake = state.outbox_wake.clone();
+    let period = state.worker_period;
+    tokio::spawn(async move {
+        loop {
+            let e = engine.clone();
+            let passes =
+                tokio::task::spawn_blocking(move || -> Result<(), copernic_engage::EngageError> {
+                    e.catch_up()?;
+                    e.tick()?;
+                    Ok(())
+                })
+                .await;
+            match passes {
+                Ok(Err(e)) => {
+                    tracing::error!(message = "case follower or SLA clocks failed", error = %copernic_core::error_chain(&e))
+                }
+                Err(e) => tracing::error!(message = "engine worker panicked", error = %e),
+                Ok(Ok(())) => {}
+            }
+            if let Err(e) = engine.outbox_once().await {
+                tracing::error!(message = "outbox pass failed", error = %copernic_core::error_chain(&e));
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(period) => {}
+                _ = wake.notified() => {}
+                _ = stop.changed() => return,
+            }
+            if *stop.borrow() {
+                return;
+            }
+        }
+    })
 }

@@ -43,6 +43,38 @@ pub fn run_all(store: &dyn Store) {
     labels_filter_and_corrections_are_logged(store);
     standing_queries_keep_their_matches(store);
     plans_find_candidates(store);
+    tail_after_a_cursor(store);
+}
+
+/// Followers tail the store in order from a cursor and see each message's query matches.
+pub fn tail_after_a_cursor(store: &dyn Store) {
+    let ws = copernic_core::DEFAULT_WORKSPACE;
+    store.put_query(ws, "q-tail", "queue").unwrap();
+    let start = store
+        .messages_after(0, usize::MAX >> 1)
+        .unwrap()
+        .last()
+        .map_or(0, |m| m.seq);
+    let mut a = msg("tail", "1", "une queue", 0);
+    a.matches = vec!["q-tail".into()];
+    let b = msg("tail", "2", "rien", 1);
+    let c = msg("tail", "3", "encore rien", 2);
+    write(store, &[a.clone(), b.clone(), c.clone()]);
+    let first = store.messages_after(start, 2).unwrap();
+    assert_eq!(
+        first
+            .iter()
+            .map(|m| m.ingested.message.id)
+            .collect::<Vec<_>>(),
+        [a.message.id, b.message.id]
+    );
+    assert_eq!(first[0].ingested.matches, ["q-tail"]);
+    assert!(first[1].ingested.matches.is_empty());
+    let rest = store.messages_after(first[1].seq, 10).unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].ingested.message.id, c.message.id);
+    assert!(store.messages_after(rest[0].seq, 10).unwrap().is_empty());
+    store.remove_query(ws, "q-tail").unwrap();
 }
 
 /// Sentiment, intent and topics come back as written.

@@ -3,6 +3,7 @@
 //! the same [`conformance`] suite. Only this crate knows SQL.
 
 pub mod conformance;
+pub mod engage;
 mod indexer;
 mod rawlog;
 pub mod search;
@@ -256,4 +257,7 @@ pub trait Store: Send + Sync {
     fn candidates(&self, plan: &search::Plan) -> Result<Option<Vec<i64>>>;
     /// Messages by number, in the order given (missing numbers skipped).
     fn messages_by_seq(&self, seqs: &[i64]) -> Result<Vec<StoredMessage>>;
+    /// Up to `limit` messages stored after `seq`, in order, each with the names of the standing
+    /// queries it matched: the feed that followers (cases, routing) tail with a cursor.
+    fn messages_after(&self, seq: i64, limit: usize) -> Result<Vec<StoredMessage>>;
 }

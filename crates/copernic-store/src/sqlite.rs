@@ -1136,4 +1136,38 @@ impl Store for SqliteStore {
             Ok(out)
         })
     }
+
+    fn messages_after(&self, seq: i64, limit: usize) -> Result<Vec<StoredMessage>> {
+        self.with_reader(|c| {
+            let sql = format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+            );
+            let mut out = query_messages(
+                c,
+                &sql,
+                &[
+                    rusqlite::types::Value::Integer(seq),
+                    rusqlite::types::Value::Integer(limit as i64),
+                ],
+                |_| true,
+            )?;
+            if let (Some(first), Some(last)) = (out.first(), out.last()) {
+                let mut stmt = c.prepare_cached(
+                    "SELECT m.message_seq, q.name FROM query_matches m \
+                     JOIN queries q ON q.id = m.query_id \
+                     WHERE m.message_seq BETWEEN ?1 AND ?2 ORDER BY m.message_seq, q.name",
+                )?;
+                let mut rows = stmt.query(params![first.seq, last.seq])?;
+                let at: std::collections::HashMap<i64, usize> =
+                    out.iter().enumerate().map(|(i, m)| (m.seq, i)).collect();
+                while let Some(r) = rows.next()? {
+                    let (s, name): (i64, String) = (r.get(0)?, r.get(1)?);
+                    if let Some(&i) = at.get(&s) {
+                        out[i].ingested.matches.push(name);
+                    }
+                }
+            }
+            Ok(out)
+        })
+    }
 }

@@ -64,6 +64,18 @@ pub enum Command {
     /// Benchmark helpers (see BENCHMARKS.md).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Apply a configuration file (copernic.toml): teams, users, routing rules, SLA policies,
+    /// templates, connectors, sources, listening queries. Unknown keys are errors with their line.
+    Apply(ApplyArgs),
+    /// The inbox: cases (conversations of one customer on one channel), newest activity first;
+    /// `--id N` shows one case with its messages, replies and history.
+    Cases(CasesArgs),
+    /// People who answer: add or update, list, hash a password, make an API token.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// How close the brand comes to answering everyone in time: answered share, time to first
+    /// response (median, p90), SLA compliance, by team, agent, channel or language.
+    Coverage(CoverageArgs),
 }
 
 impl Command {
@@ -412,4 +424,101 @@ pub struct ClassifyArgs {
     /// The text to classify; without it, every line of stdin is one text.
     #[arg(long)]
     pub text: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The configuration file.
+    pub file: PathBuf,
+    /// Print what was applied as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CasesArgs {
+    /// Show this case whole.
+    #[arg(long)]
+    pub id: Option<i64>,
+    /// new, open, pending, resolved or spam.
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only new, open and pending cases.
+    #[arg(long)]
+    pub active: bool,
+    #[arg(long)]
+    pub team: Option<String>,
+    #[arg(long)]
+    pub assignee: Option<String>,
+    #[arg(long)]
+    pub channel: Option<String>,
+    #[arg(long, default_value_t = 30)]
+    pub limit: usize,
+    /// One JSON object per line (one object for --id).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Add a user or update one (teams are replaced). The password is read from the
+    /// COPERNIC_PASSWORD environment variable or, with --password-stdin, from the first line of
+    /// standard input; passwords never go on the command line.
+    Add(UserAddArgs),
+    /// List users.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the argon2 hash of the password on standard input, for `password_hash` in
+    /// copernic.toml.
+    Hash,
+    /// Make an API token for a user (printed once; only its hash is kept).
+    Token {
+        name: String,
+        #[arg(long)]
+        label: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct UserAddArgs {
+    pub name: String,
+    /// viewer, agent, supervisor or admin.
+    #[arg(long)]
+    pub role: String,
+    /// Teams (repeatable; they must exist: `copernic apply` creates them).
+    #[arg(long = "team", value_name = "TEAM", action = clap::ArgAction::Append)]
+    pub teams: Vec<String>,
+    /// Languages they answer in (repeatable; none: any).
+    #[arg(long = "language", value_name = "LANG", action = clap::ArgAction::Append)]
+    pub languages: Vec<String>,
+    /// Channels they answer on (repeatable; none: any).
+    #[arg(long = "channel", value_name = "CHANNEL", action = clap::ArgAction::Append)]
+    pub channels: Vec<String>,
+    /// Cases (new or open) they hold at once.
+    #[arg(long, default_value_t = 10)]
+    pub capacity: i64,
+    #[arg(long)]
+    pub display_name: Option<String>,
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Read the password from the first line of standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CoverageArgs {
+    /// all, team, agent, channel or language.
+    #[arg(long, default_value = "all")]
+    pub by: String,
+    /// Only cases opened at or after this time (RFC 3339).
+    #[arg(long)]
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    #[arg(long)]
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+    /// One JSON object.
+    #[arg(long)]
+    pub json: bool,
 }

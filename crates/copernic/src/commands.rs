@@ -43,6 +43,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Eval(args) => crate::classify::eval(args),
         Command::Classify(args) => crate::classify::classify(args),
         Command::Bench(cmd) => crate::bench::run(cmd),
+        Command::Apply(args) => crate::engage::apply(&cli.data, args),
+        Command::Cases(args) => crate::engage::cases(&cli.data, args),
+        Command::Users(cmd) => crate::engage::users(&cli.data, cmd),
+        Command::Coverage(args) => crate::engage::coverage(&cli.data, args),
     }
 }
 
@@ -411,7 +415,9 @@ fn serve(data: &Path, args: ServeArgs) -> Result<ExitCode> {
         config.redact_pii,
         args.topics_model.as_deref(),
     )?;
-    let state = AppState::new(ingestor, &config);
+    let engine = crate::engage::engine(data, ingestor.store().clone())?;
+    let config = crate::engage::with_applied_sources(config, &engine)?;
+    let state = AppState::new(ingestor, engine, &config);
     runtime()?.block_on(async move {
         let listener = bind(&args.listen).await?;
         eprintln!(
@@ -458,7 +464,8 @@ fn demo(args: DemoArgs) -> Result<ExitCode> {
     if args.no_serve {
         return Ok(ExitCode::SUCCESS);
     }
-    let state = AppState::new(ingestor, &ServerConfig::default());
+    let engine = crate::engage::engine(&dir, ingestor.store().clone())?;
+    let state = AppState::new(ingestor, engine, &ServerConfig::default());
     runtime()?.block_on(async move {
         let listener = bind(&args.listen).await?;
         eprintln!(

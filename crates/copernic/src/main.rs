@@ -6,6 +6,7 @@ mod bench_listen;
 mod classify;
 mod cli;
 mod commands;
+mod engage;
 mod listen;
 
 use clap::Parser;

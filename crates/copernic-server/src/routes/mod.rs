@@ -1,8 +1,11 @@
 //! Route files: each exports `router()` with its handlers beside it.
 
+pub mod access;
 pub mod api;
+pub mod cases;
 pub mod hooks;
 pub mod labels;
+pub mod people;
 pub mod queries;
 pub mod ui;
 
@@ -56,7 +59,17 @@ pub struct IndexedOutcome {
 /// Writes items off the async threads and builds the response.
 pub async fn ingest(state: &AppState, items: Vec<Item>) -> Result<IngestResponse, ApiError> {
     let ingestor = state.ingestor.clone();
-    let outcomes = tokio::task::spawn_blocking(move || ingestor.ingest(items)).await??;
+    let engine = state.engine.clone();
+    let outcomes = tokio::task::spawn_blocking(move || {
+        let outcomes = ingestor.ingest(items)?;
+        // Cases exist when the client hears "accepted"; if this fails, the worker catches up.
+        if let Err(e) = engine.catch_up() {
+            tracing::error!(message = "cases not updated yet", error = %copernic_core::error_chain(&e));
+        }
+        Ok::<_, copernic_store::StoreError>(outcomes)
+    })
+    .await??;
+    state.outbox_wake.notify_one();
     let mut summary = Summary::default();
     let results = outcomes
         .into_iter()

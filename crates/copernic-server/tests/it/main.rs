@@ -1,6 +1,7 @@
 //! Integration tests: every test runs the real server on a loopback socket, over a fresh SQLite
 //! store in a temporary folder, and talks to it with a real HTTP client.
 
+mod engage;
 mod feeds;
 mod hooks;
 mod ingest;
@@ -40,6 +41,7 @@ pub struct TestServer {
     pub client: reqwest::Client,
     pub store: Arc<dyn Store>,
     pub ingestor: Arc<Ingestor>,
+    pub engine: Arc<copernic_engage::Engine>,
     pub dir: TempDir,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
@@ -95,11 +97,24 @@ impl TestServer {
 
     /// Starts a server over the store in `dir`.
     pub async fn start_in(dir: TempDir, config: ServerConfig) -> TestServer {
+        TestServer::start_with(dir, config, Arc::new(copernic_engage::SystemClock)).await
+    }
+
+    /// Starts a server over the store in `dir` whose engine reads time from `clock`.
+    pub async fn start_with(
+        dir: TempDir,
+        config: ServerConfig,
+        clock: Arc<dyn copernic_engage::Clock>,
+    ) -> TestServer {
         let store = SqliteStore::open(dir.path()).expect("open store");
         let ingestor =
             Arc::new(Ingestor::new(Arc::new(store), NearDupConfig::default()).expect("ingestor"));
         let store = ingestor.store().clone();
-        let state = AppState::new(ingestor.clone(), &config);
+        let engine = Arc::new(
+            copernic_engage::Engine::open(dir.path(), store.clone(), clock).expect("engine"),
+        );
+        let mut state = AppState::new(ingestor.clone(), engine.clone(), &config);
+        state.worker_period = Duration::from_millis(50);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
@@ -116,6 +131,7 @@ impl TestServer {
             client: client(),
             store,
             ingestor,
+            engine,
             dir,
             shutdown,
             task,
@@ -163,6 +179,7 @@ impl TestServer {
         let TestServer {
             store,
             ingestor,
+            engine,
             dir,
             shutdown,
             task,
@@ -178,6 +195,7 @@ impl TestServer {
             .expect("serve did not finish after the shutdown signal")
             .expect("serve task panicked");
         result.expect("serve returned an error");
+        drop(engine);
         drop(ingestor);
         drop(store);
         dir
