@@ -1,6 +1,8 @@
 //! Integration tests: every test runs the real server on a loopback socket, over a fresh SQLite
 //! store in a temporary folder, and talks to it with a real HTTP client.
 
+mod access;
+mod connectors;
 mod engage;
 mod feeds;
 mod hooks;
