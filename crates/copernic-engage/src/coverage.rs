@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use copernic_store::engage::CaseFacts;
 use serde::{Deserialize, Serialize};
 
@@ -61,7 +62,10 @@ fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
     Some(sorted[rank - 1])
 }
 
-pub fn report(facts: &[CaseFacts], by: GroupBy) -> Vec<CoverageRow> {
+/// Groups case figures into rows. A case counts as having missed its SLA when a breach was
+/// recorded, or when its first-response target passed (by `now`) without a response — so the
+/// report is right even where the clocks have not run (a store only ever imported into).
+pub fn report(facts: &[CaseFacts], by: GroupBy, now: DateTime<Utc>) -> Vec<CoverageRow> {
     #[derive(Default)]
     struct Acc {
         cases: u64,
@@ -90,7 +94,10 @@ pub fn report(facts: &[CaseFacts], by: GroupBy) -> Vec<CoverageRow> {
         }
         if f.sla {
             a.sla += 1;
-            a.met += u64::from(f.breaches.is_empty());
+            let late = f
+                .first_response_due
+                .is_some_and(|due| f.first_response_at.unwrap_or(now) > due);
+            a.met += u64::from(f.breaches.is_empty() && !late);
         }
     }
     groups
@@ -138,6 +145,7 @@ mod tests {
             lang: Some("fr".into()),
             created_at: t0,
             first_response_at: ttfr_min.map(|m| t0 + Duration::minutes(m)),
+            first_response_due: None,
             breaches: if breached {
                 vec!["first_response".into()]
             } else {
@@ -155,7 +163,7 @@ mod tests {
             .map(|i| fact("care", Some(i * 10), 2, if i <= 8 { 2 } else { 1 }, i > 9))
             .chain([fact("billing", None, 1, 0, true)])
             .collect();
-        let rows = report(&facts, GroupBy::Team);
+        let rows = report(&facts, GroupBy::Team, Utc::now());
         let care = rows.iter().find(|r| r.key == "care").unwrap();
         assert_eq!((care.inbound, care.answered), (20, 18));
         assert_eq!(care.first_response_median_s, Some(50 * 60));
@@ -163,6 +171,6 @@ mod tests {
         assert_eq!(care.sla_compliance, Some(0.9));
         let billing = rows.iter().find(|r| r.key == "billing").unwrap();
         assert_eq!((billing.responded, billing.answered_share), (0, 0.0));
-        assert_eq!(report(&facts, GroupBy::All)[0].cases, 11);
+        assert_eq!(report(&facts, GroupBy::All, Utc::now())[0].cases, 11);
     }
 }

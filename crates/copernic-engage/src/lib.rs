@@ -1650,7 +1650,7 @@ impl Engine {
         until: Option<DateTime<Utc>>,
     ) -> Result<Vec<CoverageRow>> {
         let facts = self.db.read(|tx| tx.case_facts(since, until))?;
-        Ok(coverage::report(&facts, by))
+        Ok(coverage::report(&facts, by, self.now()))
     }
 
     pub fn alerts(&self, limit: usize) -> Result<Vec<Alert>> {

@@ -417,6 +417,7 @@ pub struct CaseFacts {
     pub lang: Option<String>,
     pub created_at: DateTime<Utc>,
     pub first_response_at: Option<DateTime<Utc>>,
+    pub first_response_due: Option<DateTime<Utc>>,
     pub breaches: Vec<String>,
     /// Whether any SLA applied.
     pub sla: bool,
@@ -969,7 +970,7 @@ impl EngageTx<'_> {
     ) -> Result<Vec<CaseFacts>> {
         let mut stmt = self.c.prepare_cached(
             "SELECT team, assignee, channel, lang, created_at, first_response_at, breaches, \
-             sla IS NOT NULL, inbound, \
+             sla IS NOT NULL, inbound, first_response_due, \
              (SELECT COUNT(*) FROM case_messages m WHERE m.case_id = cases.id \
               AND m.direction = 'inbound' AND cases.last_response_at IS NOT NULL \
               AND m.at <= cases.last_response_at) \
@@ -993,7 +994,8 @@ impl EngageTx<'_> {
                 breaches: json(&breaches)?,
                 sla: r.get(7)?,
                 inbound: r.get(8)?,
-                answered: r.get(9)?,
+                first_response_due: r.get::<_, Option<i64>>(9)?.map(from_ms),
+                answered: r.get(10)?,
             });
         }
         Ok(out)

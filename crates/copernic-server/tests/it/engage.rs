@@ -885,6 +885,21 @@ async fn a_restart_in_the_middle_loses_nothing() {
     assert_eq!(view["replies"].as_array().unwrap().len(), 1);
     assert_eq!(care.mastodon.lock().unwrap().statuses.len(), 1);
     assert_capacity_respected(&mut care).await;
+    // The SLA clocks survived the restart: two hours on, the unanswered cases breach.
+    care.clock.advance(chrono::Duration::hours(2));
+    let engine = care.server.engine.clone();
+    eventually("breaches after the restart", || {
+        let engine = engine.clone();
+        async move {
+            (engine
+                .alerts(10)
+                .unwrap()
+                .iter()
+                .any(|a| a.kind == "sla_breach"))
+            .then_some(())
+        }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1030,4 +1045,86 @@ async fn approval_notes_merge_and_spam_are_audited() {
         rows.iter().all(|r| r["key"] != "-"),
         "spam is not counted: {rows:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_auto_reply_answers_first_then_a_person_takes_over() {
+    let mut care = Care::start(0).await;
+    let hash = copernic_engage::auth::hash_password(PASSWORD).unwrap();
+    let url = {
+        // The stand-in this Care started with.
+        let r = care.get_json("admin", "/api/v1/config").await;
+        r["policies"]["connectors"][0]["url"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let cfg = config(&url, &hash).replace(
+        "name = \"refunds\"\nintents = [\"refund\"]\n",
+        "name = \"refunds\"\nintents = [\"refund\"]\nauto_reply = \"ack\"\n",
+    );
+    assert!(cfg.contains("auto_reply = \"ack\""));
+    let r = care
+        .call("admin", "POST", "/api/v1/config", Some(cfg))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Customer 2 (French) asks for a refund.
+    let first = messages(3, 3, start_time());
+    let refund_line = first.lines().nth(2).unwrap().to_string();
+    let r = care
+        .call(
+            "admin",
+            "POST",
+            "/api/v1/messages?source=masto&channel=mastodon",
+            Some(refund_line),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let case = care.all_cases("sup", "team=billing").await[0].clone();
+    let id = case["id"].as_i64().unwrap();
+    assert_eq!(
+        case["status"], "pending",
+        "answered at once, waiting for the customer"
+    );
+    assert_eq!(case["auto_replied"], true);
+    assert!(case["first_response_at"].is_string());
+    assert_eq!(
+        case["assignee"], "b1",
+        "a person holds the case from the start"
+    );
+    let mastodon = care.mastodon.clone();
+    eventually("the auto-reply at the stand-in", || {
+        let m = mastodon.clone();
+        async move { (m.lock().unwrap().statuses.len() == 1).then_some(()) }
+    })
+    .await;
+    let sent = mastodon.lock().unwrap().requests[0].1["status"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        sent.contains("Bonjour Client2") && sent.contains(&format!("dossier {id}")),
+        "{sent}"
+    );
+
+    // The customer answers: the case reopens for b1, with no second auto-reply.
+    let again = json!({"id": "st-again", "text": "toujours pas remboursé", "author": "@customer2@masto.example",
+        "author_id": "acct-2", "lang": "fr", "intent": "refund", "in_reply_to": "st-2",
+        "created_at": start_time().to_rfc3339()});
+    let r = care
+        .call(
+            "admin",
+            "POST",
+            "/api/v1/messages?source=masto&channel=mastodon",
+            Some(again.to_string()),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let view = care.get_json("b1", &format!("/api/v1/cases/{id}")).await;
+    assert_eq!(view["status"], "open");
+    assert_eq!(view["assignee"], "b1");
+    assert_eq!(view["inbound"], 2);
+    assert_eq!(view["replies"].as_array().unwrap().len(), 1);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(care.mastodon.lock().unwrap().statuses.len(), 1);
 }

@@ -5,6 +5,7 @@ mod classify;
 mod common;
 mod crash;
 mod demo;
+mod engage;
 mod exit_status;
 mod formats;
 mod listen;
