@@ -306,6 +306,8 @@ pub enum ConnectorKind {
     Smtp,
     /// `POST /api/v1/statuses` on a Mastodon instance.
     Mastodon,
+    /// Appended as JSON lines to a file (another system delivers them; the demo).
+    File,
 }
 
 /// Where replies of some channels go out.
@@ -337,6 +339,9 @@ pub struct ConnectorConfig {
     pub port: Option<u16>,
     #[serde(default)]
     pub from: Option<String>,
+    /// File: where replies are appended (JSON lines).
+    #[serde(default)]
+    pub path: Option<String>,
     /// How long one attempt may take.
     #[serde(default, with = "duration_str::option")]
     pub timeout: Option<Duration>,
@@ -367,6 +372,7 @@ impl ConnectorConfig {
                 need("host", &self.host)?;
                 need("from", &self.from)
             }
+            ConnectorKind::File => need("path", &self.path),
         }
     }
 

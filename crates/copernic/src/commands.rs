@@ -22,6 +22,8 @@ use crate::cli::{
 
 /// The demo sample, embedded so the binary needs no file beside it.
 const DEMO_SAMPLE: &[u8] = include_bytes!("../demo/messages.jsonl");
+/// The demo's teams, rules, SLAs, templates and connector (`@DATA@`: the data folder).
+const DEMO_CARE: &str = include_str!("../demo/copernic.toml");
 
 /// The embedded demo sample (JSONL).
 pub fn demo_sample() -> &'static [u8] {
@@ -442,6 +444,11 @@ fn demo(args: DemoArgs) -> Result<ExitCode> {
         }
     };
     let ingestor = ingestor(open_store(&dir)?, false, None)?;
+    let engine = crate::engage::engine(&dir, ingestor.store().clone())?;
+    let care = DEMO_CARE.replace("@DATA@", &dir.display().to_string());
+    let care = copernic_engage::ConfigFile::parse(&care)
+        .map_err(|e| anyhow::anyhow!("demo/copernic.toml: {e}"))?;
+    engine.apply(&care, "demo")?;
     let ctx = copernic_pipeline::Context::new("demo", "demo/messages.jsonl");
     let mut items = Vec::new();
     let mut input = DEMO_SAMPLE;
@@ -460,11 +467,15 @@ fn demo(args: DemoArgs) -> Result<ExitCode> {
         summary.in_waves,
         dir.display()
     );
+    let cases = engine.catch_up()?;
+    eprintln!(
+        "      {cases} messages sorted into cases (teams, rules and SLAs from demo/copernic.toml; replies go to {}/replies.jsonl)",
+        dir.display()
+    );
     eprintln!("      texts: banking77 (CC BY 4.0, PolyAI) and Allociné (MIT, T. Blard); see crates/copernic/demo/NOTICE.md");
     if args.no_serve {
         return Ok(ExitCode::SUCCESS);
     }
-    let engine = crate::engage::engine(&dir, ingestor.store().clone())?;
     let state = AppState::new(ingestor, engine, &ServerConfig::default());
     runtime()?.block_on(async move {
         let listener = bind(&args.listen).await?;

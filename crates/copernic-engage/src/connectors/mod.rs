@@ -3,6 +3,7 @@
 //! 4xx, an SMTP 5xx); the outbox decides when. Every attempt carries the reply's idempotency key
 //! so the far side can drop a repeat when an answer was lost on the way back.
 
+pub mod file;
 pub mod mastodon;
 pub mod smtp;
 pub mod webhook;
@@ -106,6 +107,7 @@ impl Connector {
             ConnectorKind::Webhook => webhook::send(&self.http, &self.config, o).await,
             ConnectorKind::Mastodon => mastodon::send(&self.http, &self.config, o).await,
             ConnectorKind::Smtp => smtp::send(&self.config, o).await,
+            ConnectorKind::File => file::send(&self.config, o).await,
         }
     }
 }
