@@ -18,12 +18,22 @@ pub async fn send(config: &ConnectorConfig, o: &Outgoing) -> Result<Delivered, S
     bytes.push(b'\n');
     let key = o.idempotency_key.clone();
     tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)?;
         f.write_all(&bytes)?;
         f.sync_data()
     })
     .await
     .map_err(|e| SendError::retry(e.to_string()))?
-    .map_err(|e| SendError::retry(format!("cannot append to {}: {e}", config.path.as_deref().unwrap_or(""))))?;
-    Ok(Delivered { remote_id: Some(key) })
+    .map_err(|e| {
+        SendError::retry(format!(
+            "cannot append to {}: {e}",
+            config.path.as_deref().unwrap_or("")
+        ))
+    })?;
+    Ok(Delivered {
+        remote_id: Some(key),
+    })
 }
