@@ -211,28 +211,29 @@ secret = "hook-secret"
     // Webhook: signed, with the idempotency key, once.
     let sent = eventually("the webhook reply", || reply_status(&server, api_case)).await;
     assert_eq!(sent["remote_id"], "w-1");
-    let h = hooked.lock().unwrap();
-    assert_eq!(h.requests.len(), 1);
-    let (headers, body) = &h.requests[0];
-    let ts: i64 = headers["x-copernic-timestamp"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert_eq!(
-        headers["x-copernic-signature"].to_str().unwrap(),
-        copernic_engage::connectors::webhook::signature("hook-secret", ts, body)
-    );
-    assert_eq!(
-        headers["idempotency-key"].to_str().unwrap(),
-        sent["idempotency_key"].as_str().unwrap()
-    );
-    let payload: Value = serde_json::from_slice(body).unwrap();
-    assert_eq!(
-        (payload["text"].as_str(), payload["to_id"].as_str()),
-        (Some("Hi!"), Some("u-1"))
-    );
-    drop(h);
+    {
+        let h = hooked.lock().unwrap();
+        assert_eq!(h.requests.len(), 1);
+        let (headers, body) = &h.requests[0];
+        let ts: i64 = headers["x-copernic-timestamp"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(
+            headers["x-copernic-signature"].to_str().unwrap(),
+            copernic_engage::connectors::webhook::signature("hook-secret", ts, body)
+        );
+        assert_eq!(
+            headers["idempotency-key"].to_str().unwrap(),
+            sent["idempotency_key"].as_str().unwrap()
+        );
+        let payload: Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(
+            (payload["text"].as_str(), payload["to_id"].as_str()),
+            (Some("Hi!"), Some("u-1"))
+        );
+    }
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(hooked.lock().unwrap().requests.len(), 1);
     drop(smtp);

@@ -183,7 +183,7 @@ channels = ["mastodon"]
 
 /// What customer `k` writes about, the team that should get it, and its language.
 fn category(k: usize) -> (&'static str, &'static str, &'static str) {
-    let lang = if k % 2 == 0 { "fr" } else { "en" };
+    let lang = if k.is_multiple_of(2) { "fr" } else { "en" };
     match k % 5 {
         2 => ("je veux un remboursement de ma commande", "refund", lang),
         3 => ("mon colis n'est jamais arrivé", "delivery", lang),
@@ -809,8 +809,10 @@ async fn a_restart_in_the_middle_loses_nothing() {
     // The rest reaches the store, but the process "dies" before turning it into cases: written
     // by the ingestor directly, with no catch-up, then the server stops.
     let ctx = copernic_pipeline::Context::new("masto", "crash-test");
-    let mut mapping = copernic_pipeline::Mapping::default();
-    mapping.channel = Some("mastodon".into());
+    let mapping = copernic_pipeline::Mapping {
+        channel: Some("mastodon".into()),
+        ..Default::default()
+    };
     let mut items = Vec::new();
     copernic_pipeline::sources::jsonl::parse_body(
         second.join("\n").as_bytes(),
