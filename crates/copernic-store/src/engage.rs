@@ -444,10 +444,12 @@ impl EngageTx<'_> {
             .unwrap_or(0))
     }
 
+    /// Moves a cursor forward (never back: two processes catching up at once may finish out of
+    /// order, and the later finisher must not undo the other's progress).
     pub fn set_cursor(&self, name: &str, seq: i64) -> Result<()> {
         self.c.execute(
             "INSERT INTO cursors (name, seq) VALUES (?1, ?2) \
-             ON CONFLICT(name) DO UPDATE SET seq = excluded.seq",
+             ON CONFLICT(name) DO UPDATE SET seq = MAX(seq, excluded.seq)",
             params![name, seq],
         )?;
         Ok(())
