@@ -78,7 +78,7 @@ impl Loaded {
 const CURSOR: &str = "cases";
 const SYSTEM: &str = "system";
 /// Messages per catch-up transaction.
-const BATCH: usize = 1000;
+const BATCH: usize = 5000;
 
 pub struct Engine {
     db: Arc<EngageDb>,
@@ -268,6 +268,11 @@ impl Engine {
         &self.db
     }
 
+    /// The last message (by store sequence) turned into case activity.
+    pub fn cursor(&self) -> Result<i64> {
+        Ok(self.db.read(|tx| tx.cursor(CURSOR))?)
+    }
+
     fn loaded(&self) -> Arc<Loaded> {
         self.loaded
             .read()
@@ -422,10 +427,16 @@ impl Engine {
             };
             let l = self.loaded();
             let now = self.now();
-            self.db.write(|tx| {
+            self.db.write_bulk(|tx| {
                 let mut roster = Roster::load(tx)?;
+                // Each case the batch changes is written once, at the end: a full-row write per
+                // message rewrote every index of the case table each time.
+                let mut dirty = HashMap::new();
                 for m in &batch {
-                    self.handle(tx, &l, m, now, &mut roster)?;
+                    self.handle(tx, &l, m, now, &mut roster, &mut dirty)?;
+                }
+                for c in dirty.values() {
+                    tx.update_case(c)?;
                 }
                 tx.set_cursor(CURSOR, last)
             })?;
@@ -440,12 +451,13 @@ impl Engine {
         sm: &StoredMessage,
         now: DateTime<Utc>,
         roster: &mut Roster,
+        dirty: &mut HashMap<i64, Case>,
     ) -> Result<(), StoreError> {
         let m = &sm.ingested.message;
         if tx.case_of_message(&m.id)?.is_some() {
             return Ok(());
         }
-        let threaded = self.threaded_case(tx, m)?;
+        let threaded = self.threaded_case(tx, m, dirty)?;
         let entry = CaseMessage {
             message: m.id,
             seq: sm.seq,
@@ -460,7 +472,6 @@ impl Engine {
                 let was = case.status;
                 responded(&mut case, m.created_at, None);
                 release_if_freed(&mut case, was, roster);
-                tx.update_case(&case)?;
                 tx.audit(
                     now,
                     "channel",
@@ -468,6 +479,7 @@ impl Engine {
                     "response.recorded",
                     &json!({"message": m.id}),
                 )?;
+                dirty.insert(case.id, case);
             }
             return Ok(());
         }
@@ -477,6 +489,7 @@ impl Engine {
             Some(c) => Some(c),
             None => tx
                 .latest_case(&m.workspace, &m.channel, &customer)?
+                .map(|c| dirty.get(&c.id).cloned().unwrap_or(c))
                 .filter(|c| {
                     (c.status.is_active() || c.status == Status::Spam)
                         && m.created_at - c.last_inbound_at <= settings.case_gap
@@ -641,14 +654,6 @@ impl Engine {
                     "priority": case.priority, "sla": case.sla, "history": history,
                 }),
             )?;
-        } else {
-            tx.audit(
-                now,
-                SYSTEM,
-                Some(case.id),
-                "message.added",
-                &json!({"message": m.id}),
-            )?;
         }
         if !decision.fired.is_empty() {
             tx.audit(
@@ -721,12 +726,17 @@ impl Engine {
                 }
             }
         }
-        tx.update_case(&case)?;
+        dirty.insert(case.id, case);
         Ok(())
     }
 
     /// The case a message belongs to by its thread (parent or root), following merges.
-    fn threaded_case(&self, tx: &EngageTx<'_>, m: &Message) -> Result<Option<Case>, StoreError> {
+    fn threaded_case(
+        &self,
+        tx: &EngageTx<'_>,
+        m: &Message,
+        dirty: &HashMap<i64, Case>,
+    ) -> Result<Option<Case>, StoreError> {
         let mut id = None;
         if let Some(p) = &m.in_reply_to {
             id = tx.case_of_message(p)?;
@@ -741,7 +751,11 @@ impl Engine {
         }
         let Some(mut id) = id else { return Ok(None) };
         for _ in 0..16 {
-            match tx.case(id)? {
+            let found = match dirty.get(&id) {
+                Some(c) => Some(c.clone()),
+                None => tx.case(id)?,
+            };
+            match found {
                 Some(c) => match c.merged_into {
                     Some(next) => id = next,
                     None => return Ok(Some(c)),

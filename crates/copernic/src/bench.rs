@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::cli::BenchCommand;
 
-pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
+pub fn run(data: &std::path::Path, cmd: BenchCommand) -> Result<ExitCode> {
     match cmd {
         BenchCommand::Listen(args) => crate::bench_listen::run(args),
         BenchCommand::Classify {
@@ -18,7 +18,13 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
             text_col,
             seconds,
         } => crate::classify::bench(&models, &data, &text_col, seconds),
-        BenchCommand::Gen { count, jsonl, csv } => {
+        BenchCommand::Inbox(args) => crate::bench_inbox::run(data, args),
+        BenchCommand::Gen {
+            count,
+            jsonl,
+            csv,
+            conversations,
+        } => {
             let mut j = BufWriter::new(
                 File::create(&jsonl)
                     .with_context(|| format!("cannot create {}", jsonl.display()))?,
@@ -34,16 +40,39 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
             }
             let corpus = Corpus::from_demo();
             let mut rng = Rng(0x5eed_2026);
+            const NOVEMBER_2025: i64 = 1_761_955_200;
             for i in 0..count {
                 let (lang, text) = corpus.message(&mut rng);
-                let author = format!("@user{}", rng.below(100_000));
-                let created = 1_761_955_200 + rng.below(30 * 86_400) as i64; // November 2025
+                let (author, channel, created) = match conversations {
+                    // Independent draws over the month (the corpus of the other benchmarks).
+                    None => (
+                        rng.below(100_000),
+                        if i % 3 == 0 { "twitter" } else { "facebook" },
+                        NOVEMBER_2025 + rng.below(30 * 86_400) as i64,
+                    ),
+                    // Conversation k: one author on one channel, starting at a time of its own
+                    // in the month, its messages within 6 hours of its start.
+                    Some(n) => {
+                        let k = rng.below(n.max(1) as u64);
+                        let start = Rng(k ^ 0xc0_2026).below(30 * 86_400) as i64;
+                        (
+                            k,
+                            if k.is_multiple_of(3) {
+                                "twitter"
+                            } else {
+                                "facebook"
+                            },
+                            NOVEMBER_2025 + start + rng.below(6 * 3_600) as i64,
+                        )
+                    }
+                };
+                let author = format!("@user{author}");
                 let created = chrono::DateTime::from_timestamp(created, 0)
                     .unwrap_or_default()
                     .to_rfc3339();
                 let id = format!("b{i}");
                 let line = json!({"id": id, "text": text, "lang": lang, "created_at": created,
-                    "channel": if i % 3 == 0 { "twitter" } else { "facebook" }, "author": {"handle": author}});
+                    "channel": channel, "author": {"handle": author}});
                 writeln!(j, "{line}")?;
                 if let Some(c) = c.as_mut() {
                     writeln!(

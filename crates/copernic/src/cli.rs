@@ -259,7 +259,41 @@ pub enum BenchCommand {
         /// CSV output (id, author, created_at, text).
         #[arg(long)]
         csv: Option<PathBuf>,
+        /// Group the messages into this many conversations, each of one author on one channel
+        /// within a few hours, so the care side makes about this many cases (issue 5's inbox
+        /// benchmark). Without it, authors (100,000) and channels are drawn independently over
+        /// the month.
+        #[arg(long)]
+        conversations: Option<usize>,
     },
+    /// The inbox under concurrent load: serves the data folder's cases on loopback and measures
+    /// the inbox listing and the case view from keep-alive connections (BENCHMARKS.md, "Engage").
+    Inbox(BenchInboxArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchInboxArgs {
+    /// Cases wanted: with fewer, stored messages are first turned into cases (catch-up).
+    #[arg(long, default_value_t = 200_000)]
+    pub cases: usize,
+    /// Concurrent keep-alive connections.
+    #[arg(long, default_value_t = 32)]
+    pub connections: usize,
+    /// Seconds of measured load.
+    #[arg(long, default_value_t = 20.0)]
+    pub seconds: f64,
+    /// Seconds of load before measuring (not recorded).
+    #[arg(long, default_value_t = 2.0)]
+    pub warmup: f64,
+    /// Share of requests that are case views (the rest are inbox listings).
+    #[arg(long, default_value_t = 0.5)]
+    pub views: f64,
+    /// Threads of the load generator (the server has its own runtime).
+    #[arg(long, default_value_t = 1)]
+    pub client_threads: usize,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -44,7 +44,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Train(args) => crate::classify::train(args),
         Command::Eval(args) => crate::classify::eval(args),
         Command::Classify(args) => crate::classify::classify(args),
-        Command::Bench(cmd) => crate::bench::run(cmd),
+        Command::Bench(cmd) => crate::bench::run(&cli.data, cmd),
         Command::Apply(args) => crate::engage::apply(&cli.data, args),
         Command::Cases(args) => crate::engage::cases(&cli.data, args),
         Command::Users(cmd) => crate::engage::users(&cli.data, cmd),

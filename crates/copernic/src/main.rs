@@ -2,6 +2,7 @@
 //! uses anyhow: errors are printed with their whole chain and the process exits non-zero.
 
 mod bench;
+mod bench_inbox;
 mod bench_listen;
 mod classify;
 mod cli;
