@@ -18,6 +18,7 @@ use copernic_core::engage::{
 use copernic_core::{Direction, MessageId};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use crate::sqlite::{lock, migrate_with};
 use crate::{Result, StoreError};
 
 /// The file in the data folder.
@@ -182,10 +183,6 @@ pub struct EngageDb {
     readers: Mutex<Vec<Connection>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 impl EngageDb {
     /// Opens (creating and migrating) `engage.db` in data folder `dir`.
     pub fn open(dir: &Path) -> Result<EngageDb> {
@@ -201,7 +198,7 @@ impl EngageDb {
         // checkpoints every 64 MiB of WAL rather than every 4.
         c.pragma_update(None, "cache_size", -65536)?;
         c.pragma_update(None, "wal_autocheckpoint", 16384)?;
-        migrate(&mut c)?;
+        migrate_with(&mut c, MIGRATIONS)?;
         Ok(EngageDb {
             path,
             writer: Mutex::new(c),
@@ -270,24 +267,6 @@ fn configure(c: &Connection) -> Result<()> {
     // Reads through the OS page cache, shared by every connection: a new reader starts warm.
     c.pragma_update(None, "mmap_size", 1i64 << 30)?;
     c.busy_timeout(std::time::Duration::from_secs(10))?;
-    Ok(())
-}
-
-fn migrate(c: &mut Connection) -> Result<()> {
-    let version: i64 = c.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    let supported = MIGRATIONS.len() as i64;
-    if version > supported {
-        return Err(StoreError::TooNew {
-            found: version,
-            supported,
-        });
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        let tx = c.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-        tx.commit()?;
-    }
     Ok(())
 }
 

@@ -320,7 +320,7 @@ impl SqliteStore {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding the lock leaves a connection that is still valid: keep going.
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -343,15 +343,21 @@ fn configure(c: &Connection) -> Result<()> {
 }
 
 fn migrate(c: &mut Connection) -> Result<()> {
+    migrate_with(c, MIGRATIONS)
+}
+
+/// Applies the migrations `c` has not had yet, each in its own transaction; `PRAGMA
+/// user_version` counts those applied.
+pub(crate) fn migrate_with(c: &mut Connection, migrations: &[&str]) -> Result<()> {
     let version: i64 = c.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    let supported = MIGRATIONS.len() as i64;
+    let supported = migrations.len() as i64;
     if version > supported {
         return Err(StoreError::TooNew {
             found: version,
             supported,
         });
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+    for (i, sql) in migrations.iter().enumerate().skip(version as usize) {
         let tx = c.transaction()?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
