@@ -197,3 +197,53 @@ path = "@DIR@/replies.jsonl"
     // A merged or unrelated case does not teach it: the other template scores nothing.
     assert_eq!(s[1].score, 0.0);
 }
+
+#[tokio::test]
+async fn only_confident_intents_get_the_auto_reply() {
+    let w = world(
+        r#"
+[[teams]]
+name = "billing"
+[[rules]]
+name = "confident refunds"
+intents = ["refund"]
+intent_score_min = 0.9
+team = "billing"
+auto_reply = "ack"
+[[templates]]
+name = "ack"
+body = "We are on it."
+[[connectors]]
+name = "file"
+kind = "file"
+path = "@DIR@/replies.jsonl"
+"#,
+    );
+    let item = |id: &str, author: &str, score: f32| {
+        let mut m = copernic_core::Message::new("web", id, "api", "I want my money back".into());
+        m.created_at = t0();
+        m.author.id = Some(author.into());
+        m.labels.intent = Some("refund".into());
+        m.labels.intent_score = Some(score);
+        copernic_pipeline::Item::Message(m)
+    };
+    w.ingestor
+        .ingest(vec![item("1", "sure", 0.95), item("2", "unsure", 0.6)])
+        .unwrap();
+    w.engine.catch_up().unwrap();
+    let cases = w.cases();
+    let sure = cases.iter().find(|c| c.customer == "sure").unwrap();
+    let unsure = cases.iter().find(|c| c.customer == "unsure").unwrap();
+    assert!(sure.auto_replied && sure.status == Status::Pending);
+    assert_eq!(sure.team.as_deref(), Some("billing"));
+    // Below the threshold the rule does not fire at all: no team, no auto-reply.
+    assert!(!unsure.auto_replied && unsure.status == Status::New);
+    assert_eq!(unsure.team, None);
+    w.engine.outbox_once().await.unwrap();
+    let sent = w.engine.outbox(ReplyStatus::Sent, 10).unwrap();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        (sent[0].author.as_str(), sent[0].text.as_str()),
+        ("system", "We are on it.")
+    );
+}
