@@ -316,6 +316,24 @@ impl Care {
         r.json()
     }
 
+    /// The view of case `id` (as `user`, signed in already) once its first reply is sent.
+    async fn first_reply_sent(&self, user: &str, id: i64) -> Value {
+        let token = self.tokens[user].clone();
+        eventually(&format!("case {id}'s first reply sent"), || {
+            let server = &self.server;
+            let token = token.clone();
+            async move {
+                let url = server.url(&format!("/api/v1/cases/{id}"));
+                let v = server
+                    .send(server.client.get(url).bearer_auth(token))
+                    .await
+                    .json();
+                (v["replies"][0]["status"] == "sent").then_some(v)
+            }
+        })
+        .await
+    }
+
     async fn all_cases(&mut self, user: &str, query: &str) -> Vec<Value> {
         let mut out = Vec::new();
         let mut before = String::new();
@@ -736,23 +754,7 @@ async fn a_reply_whose_connector_fails_twice_is_delivered_exactly_once() {
     requeued(2).await;
     care.clock.advance(chrono::Duration::seconds(21));
     wait_requests(3).await;
-    let sent = eventually("the reply marked sent", || {
-        let server = &care.server;
-        let token = care.tokens["b1"].clone();
-        async move {
-            let r = server
-                .send(
-                    server
-                        .client
-                        .get(server.url(&format!("/api/v1/cases/{id}")))
-                        .bearer_auth(token),
-                )
-                .await;
-            let v = r.json();
-            (v["replies"][0]["status"] == "sent").then_some(v)
-        }
-    })
-    .await;
+    let sent = care.first_reply_sent("b1", id).await;
     let r = &sent["replies"][0];
     assert_eq!(r["attempts"], 3);
     assert_eq!(r["remote_id"], "11001");
@@ -867,23 +869,7 @@ async fn a_restart_in_the_middle_loses_nothing() {
         }
     })
     .await;
-    let view = eventually("the queued reply sent after the restart", || {
-        let server = &care.server;
-        let token = care.tokens["admin"].clone();
-        async move {
-            let v = server
-                .send(
-                    server
-                        .client
-                        .get(server.url(&format!("/api/v1/cases/{case}")))
-                        .bearer_auth(token),
-                )
-                .await
-                .json();
-            (v["replies"][0]["status"] == "sent").then_some(v)
-        }
-    })
-    .await;
+    let view = care.first_reply_sent("admin", case).await;
     assert_eq!(view["replies"].as_array().unwrap().len(), 1);
     assert_eq!(care.mastodon.lock().unwrap().statuses.len(), 1);
     assert_capacity_respected(&mut care).await;
