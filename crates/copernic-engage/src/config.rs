@@ -422,6 +422,21 @@ mod tests {
         assert!(e.contains("teem"), "{e}");
     }
 
+    /// The reference in docs/engage.md parses: every key it shows exists.
+    #[test]
+    fn the_documented_example_parses() {
+        let doc = include_str!("../../../docs/engage.md");
+        let start = doc.find("```toml\n").expect("a toml block") + "```toml\n".len();
+        let end = start + doc[start..].find("```").expect("its end");
+        let file = ConfigFile::parse(&doc[start..end]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(file.connectors.len(), 4);
+        assert_eq!(file.rules[0].intent_score_min, Some(0.8));
+        assert!(file.sources.is_some());
+        // The demo's file too.
+        let demo = include_str!("../../copernic/demo/copernic.toml");
+        ConfigFile::parse(demo).unwrap_or_else(|e| panic!("{e}"));
+    }
+
     #[test]
     fn references_are_checked() {
         let e = ConfigFile::parse("[[rules]]\nname = \"r\"\nauto_reply = \"nope\"\n").unwrap_err();
