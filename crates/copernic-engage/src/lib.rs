@@ -54,6 +54,9 @@ pub enum EngageError {
     /// Wrong name or password, unknown or expired token.
     #[error("{0}")]
     Unauthenticated(String),
+    /// Too many failed sign-ins for one name: wait.
+    #[error("{0}")]
+    TooMany(String),
 }
 
 pub type Result<T, E = EngageError> = std::result::Result<T, E>;
@@ -89,7 +92,13 @@ pub struct Engine {
     following: Mutex<()>,
     /// One outbox run at a time.
     sending: tokio::sync::Mutex<()>,
+    /// Recent failed sign-ins by user name, to slow down password guessing.
+    failed_logins: Mutex<HashMap<String, Vec<DateTime<Utc>>>>,
 }
+
+/// Failed sign-ins for one name within [`LOGIN_WINDOW`] before it is refused outright.
+const LOGIN_ATTEMPTS: usize = 5;
+const LOGIN_WINDOW: Duration = Duration::minutes(5);
 
 /// A change to a case from a person.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -257,6 +266,7 @@ impl Engine {
             loaded: RwLock::new(Arc::new(loaded)),
             following: Mutex::new(()),
             sending: tokio::sync::Mutex::new(()),
+            failed_logins: Mutex::new(HashMap::new()),
         })
     }
 
@@ -271,6 +281,14 @@ impl Engine {
     /// The last message (by store sequence) turned into case activity.
     pub fn cursor(&self) -> Result<i64> {
         Ok(self.db.read(|tx| tx.cursor(CURSOR))?)
+    }
+
+    /// Where catching up starts and about where it ends: the cursor, and the number of stored
+    /// messages (message numbers count up from 1 and are never reused), for a progress bar.
+    pub fn backlog(&self) -> Result<(i64, i64)> {
+        let cursor = self.cursor()?;
+        let stored = self.store.stats(None)?.messages as i64;
+        Ok((cursor, stored.max(cursor)))
     }
 
     fn loaded(&self) -> Arc<Loaded> {
@@ -417,6 +435,12 @@ impl Engine {
     /// Turns every message stored since the last call into case activity; returns how many
     /// messages it handled. Safe to call from anywhere at any time.
     pub fn catch_up(&self) -> Result<usize> {
+        self.catch_up_with(&|_| {})
+    }
+
+    /// [`Engine::catch_up`], telling `progress` the sequence number reached after each batch
+    /// (compare with [`Engine::backlog`] for a progress bar).
+    pub fn catch_up_with(&self, progress: &dyn Fn(i64)) -> Result<usize> {
         let _one = self.following.lock().unwrap_or_else(|e| e.into_inner());
         let mut done = 0;
         loop {
@@ -441,6 +465,7 @@ impl Engine {
                 tx.set_cursor(CURSOR, last)
             })?;
             done += batch.len();
+            progress(last);
         }
     }
 
@@ -1057,6 +1082,19 @@ impl Engine {
     /// Checks a name and password; returns a session secret (for the cookie) and its user.
     pub fn login(&self, name: &str, password: &str) -> Result<(String, User)> {
         let refused = || EngageError::Unauthenticated("wrong user name or password".into());
+        let now = self.now();
+        {
+            let mut failed = self.failed_logins.lock().unwrap_or_else(|e| e.into_inner());
+            let recent = failed.entry(name.to_string()).or_default();
+            recent.retain(|t| now - *t < LOGIN_WINDOW);
+            if recent.len() >= LOGIN_ATTEMPTS {
+                // Refused before the password is even checked: guessing gains nothing.
+                return Err(EngageError::TooMany(format!(
+                    "{LOGIN_ATTEMPTS} failed sign-ins for {name:?} in the last {} minutes; wait, or ask an admin",
+                    LOGIN_WINDOW.num_minutes()
+                )));
+            }
+        }
         let hash = self.db.read(|tx| tx.password_hash(name))?;
         let ok = match &hash {
             Some(h) => auth::verify_password(password, h),
@@ -1066,11 +1104,18 @@ impl Engine {
                 false
             }
         };
+        let mut failed = self.failed_logins.lock().unwrap_or_else(|e| e.into_inner());
         if !ok {
+            if failed.len() > 10_000 {
+                // Names sprayed by a guesser: keep only those still being counted.
+                failed.retain(|_, t| t.iter().any(|t| now - *t < LOGIN_WINDOW));
+            }
+            failed.entry(name.to_string()).or_default().push(now);
             return Err(refused());
         }
+        failed.remove(name);
+        drop(failed);
         let secret = auth::new_secret().map_err(EngageError::Invalid)?;
-        let now = self.now();
         let ttl = self.loaded().policies.settings.session_ttl;
         let user = self.db.write(|tx| {
             tx.add_token(

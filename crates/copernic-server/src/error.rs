@@ -29,6 +29,9 @@ pub enum ApiError {
     /// Signed in, but the role or team does not allow it.
     #[error("{0}")]
     Forbidden(String),
+    /// Too many attempts (failed sign-ins): wait.
+    #[error("{0}")]
+    TooManyRequests(String),
     /// The body is over the size limit.
     #[error("body is larger than the {0}-byte limit; split the batch")]
     TooLarge(usize),
@@ -50,6 +53,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             // A read asking for something that does not exist is the caller's mistake.
             ApiError::Store(copernic_store::StoreError::Query(_)) => {
@@ -90,6 +94,7 @@ impl From<copernic_engage::EngageError> for ApiError {
             E::Forbidden(m) => ApiError::Forbidden(m),
             E::Invalid(m) => ApiError::Invalid(m),
             E::Unauthenticated(m) => ApiError::Unauthenticated(m),
+            E::TooMany(m) => ApiError::TooManyRequests(m),
         }
     }
 }

@@ -14,6 +14,7 @@ fn error_responses() -> Value {
         "403": e("The role or team does not allow it"),
         "404": e("Nothing there (or not visible to the caller)"),
         "422": e("Well-formed but refused"),
+        "429": e("Too many failed sign-ins: wait"),
     })
 }
 
@@ -73,7 +74,7 @@ pub fn document() -> Value {
                     "type": "object",
                     "required": ["error"],
                     "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
-                        "code": {"type": "string", "enum": ["bad_request", "invalid", "not_found", "method_not_allowed", "unauthorized", "unauthenticated", "forbidden", "payload_too_large", "internal"]},
+                        "code": {"type": "string", "enum": ["bad_request", "invalid", "not_found", "method_not_allowed", "unauthorized", "unauthenticated", "forbidden", "too_many_requests", "payload_too_large", "internal"]},
                         "message": {"type": "string"}
                     }}}
                 }

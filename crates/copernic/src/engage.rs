@@ -79,6 +79,29 @@ pub fn apply(data: &Path, args: ApplyArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Turns the messages stored since the last pass (a file import) into cases, with a progress
+/// bar when that is a long job and someone is watching.
+fn catch_up(engine: &Engine) -> Result<()> {
+    let (from, to) = engine.backlog()?;
+    let bar = if to - from > 20_000 && std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new((to - from) as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "sorting messages into cases {bar:30} {pos}/{len} ({per_sec}, {eta} left)",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    engine
+        .catch_up_with(&|seq| bar.set_position((seq - from).max(0) as u64))
+        .context("cannot bring cases up to date")?;
+    bar.finish_and_clear();
+    Ok(())
+}
+
 fn short(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%d %H:%M").to_string()
 }
@@ -87,7 +110,7 @@ pub fn cases(data: &Path, args: CasesArgs) -> Result<ExitCode> {
     let store = open_read_only(data)?;
     let engine = engine(data, store)?;
     // Messages stored since the last server pass (a file import) become cases now.
-    engine.catch_up().context("cannot bring cases up to date")?;
+    catch_up(&engine)?;
     let admin = Principal::open_install();
     if let Some(id) = args.id {
         let v = engine.case_view(&admin, id)?;
@@ -268,7 +291,7 @@ pub fn coverage(data: &Path, args: CoverageArgs) -> Result<ExitCode> {
     let by: GroupBy = args.by.parse().map_err(anyhow::Error::msg)?;
     let store = open_read_only(data)?;
     let engine = engine(data, store)?;
-    engine.catch_up().context("cannot bring cases up to date")?;
+    catch_up(&engine)?;
     let rows = engine.coverage(by, args.since, args.until)?;
     if args.json {
         println!(

@@ -140,6 +140,32 @@ async fn every_route_refuses_the_anonymous_and_the_role_below() {
             .await
             .assert_error(401, "unauthenticated");
     }
+    // Guessing is cut short: after five failures in five minutes even the right password is
+    // refused for that name (others are unaffected).
+    for _ in 0..4 {
+        server
+            .post(
+                "/api/v1/login",
+                json!({"name": "admin", "password": "guess"}).to_string(),
+            )
+            .await
+            .assert_error(401, "unauthenticated");
+    }
+    let msg = server
+        .post(
+            "/api/v1/login",
+            json!({"name": "admin", "password": PASSWORD}).to_string(),
+        )
+        .await
+        .assert_error(429, "too_many_requests");
+    assert!(msg.contains("wait"), "{msg}");
+    let r = server
+        .post(
+            "/api/v1/login",
+            json!({"name": "agent", "password": PASSWORD}).to_string(),
+        )
+        .await;
+    assert_eq!(r.status, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
