@@ -59,3 +59,22 @@ impl Hasher for FxHasher {
 pub type FxBuildHasher = BuildHasherDefault<FxHasher>;
 pub type FxHashMap<K, V> = std::collections::HashMap<K, V, FxBuildHasher>;
 pub type FxHashSet<K> = std::collections::HashSet<K, FxBuildHasher>;
+
+/// The webhook signature Copernic checks on what it receives (`/hooks/{name}`) and puts on what
+/// it sends (the webhook connector): `sha256=` and the hex HMAC-SHA256 of `timestamp "." body`,
+/// or of the body alone without a timestamp.
+pub fn sign(secret: &str, timestamp: Option<i64>, body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac =
+        Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    if let Some(ts) = timestamp {
+        mac.update(ts.to_string().as_bytes());
+        mac.update(b".");
+    }
+    mac.update(body);
+    let mut hex = String::from("sha256=");
+    for b in mac.finalize().into_bytes() {
+        hex.push_str(&format!("{b:02x}"));
+    }
+    hex
+}

@@ -23,7 +23,7 @@ use copernic_core::engage::{
     Alert, AuditEntry, Case, CaseMessage, Note, Priority, Reply, ReplyStatus, Role, Status, Team,
     User,
 };
-use copernic_core::{Direction, Message, MessageId};
+use copernic_core::{Direction, Message};
 use copernic_store::engage::{CaseQuery, EngageDb, EngageTx};
 use copernic_store::{Store, StoreError, StoredMessage};
 use serde::{Deserialize, Serialize};
@@ -1932,9 +1932,4 @@ fn new_reply(
         approved_by: None,
         remote_id: None,
     }
-}
-
-/// The id of a message by its hex form, as the API names it.
-pub fn parse_message_id(s: &str) -> Option<MessageId> {
-    s.parse().ok()
 }

@@ -518,10 +518,6 @@ impl EngageTx<'_> {
         Ok(out)
     }
 
-    pub fn remove_team(&self, name: &str) -> Result<bool> {
-        Ok(self.exec("DELETE FROM teams WHERE name = ?1", [name])? > 0)
-    }
-
     /// Creates or updates a user (teams replaced); the password is kept unless `password_hash`
     /// is given.
     pub fn put_user(&self, u: &User, password_hash: Option<&str>) -> Result<()> {
@@ -634,10 +630,6 @@ impl EngageTx<'_> {
             "UPDATE users SET available = ?2 WHERE name = ?1",
             params![user, available],
         )? > 0)
-    }
-
-    pub fn remove_user(&self, name: &str) -> Result<bool> {
-        Ok(self.exec("DELETE FROM users WHERE name = ?1", [name])? > 0)
     }
 
     // --- credentials -----------------------------------------------------------------------

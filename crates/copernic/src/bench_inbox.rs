@@ -188,20 +188,8 @@ fn build_cases(engine: &Arc<Engine>, messages: u64, quiet: bool) -> Result<Build
         bar
     };
     let started = Instant::now();
-    let worker = {
-        let engine = engine.clone();
-        std::thread::spawn(move || engine.catch_up())
-    };
-    while !worker.is_finished() {
-        std::thread::sleep(Duration::from_millis(250));
-        // The follower's position in the message log.
-        if let Ok(seq) = engine.cursor() {
-            bar.set_position(seq.max(0) as u64);
-        }
-    }
-    let handled = worker
-        .join()
-        .map_err(|_| anyhow::anyhow!("the catch-up thread panicked"))?
+    let handled = engine
+        .catch_up_with(&|seq| bar.set_position(seq.max(0) as u64))
         .context("cannot turn the stored messages into cases")?;
     let seconds = started.elapsed().as_secs_f64();
     bar.finish_and_clear();

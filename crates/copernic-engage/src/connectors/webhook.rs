@@ -1,25 +1,8 @@
 //! A reply POSTed as JSON to a URL the brand runs, signed like the webhooks Copernic receives:
 //! `X-Copernic-Signature: sha256=HMAC(secret, timestamp "." body)` with `X-Copernic-Timestamp`.
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-
 use super::{Delivered, Outgoing, SendError};
 use crate::config::ConnectorConfig;
-
-/// The signature header value for `body` at `timestamp`.
-pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    let mut hex = String::from("sha256=");
-    for b in mac.finalize().into_bytes() {
-        hex.push_str(&format!("{b:02x}"));
-    }
-    hex
-}
 
 pub async fn send(
     http: &reqwest::Client,
@@ -38,7 +21,10 @@ pub async fn send(
         .header("idempotency-key", &o.idempotency_key)
         .header("x-copernic-timestamp", ts.to_string());
     if let Some(secret) = ConnectorConfig::resolve(&config.secret, &config.secret_env) {
-        req = req.header("x-copernic-signature", signature(&secret, ts, &body));
+        req = req.header(
+            "x-copernic-signature",
+            copernic_core::hash::sign(&secret, Some(ts), &body),
+        );
     }
     let resp =
         req.body(body).send().await.map_err(|e| {

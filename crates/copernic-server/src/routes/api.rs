@@ -14,7 +14,7 @@ use copernic_store::{MessageQuery, RejectQuery};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{ingest, ingest_status, read_body, request_input, ApiPath, ApiQuery};
+use super::{blocking, ingest, ingest_status, read_body, request_input, ApiPath, ApiQuery};
 use crate::{ApiError, AppState};
 
 pub fn router() -> Router<AppState> {
@@ -31,13 +31,6 @@ pub fn router() -> Router<AppState> {
 
 async fn health() -> Json<serde_json::Value> {
     Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
-}
-
-/// Runs a store read off the async threads.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, copernic_store::StoreError> + Send + 'static,
-) -> Result<T, ApiError> {
-    Ok(tokio::task::spawn_blocking(f).await??)
 }
 
 async fn stats(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {

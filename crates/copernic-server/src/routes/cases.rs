@@ -13,7 +13,7 @@ use copernic_store::engage::CaseQuery;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{read_body, ApiPath, ApiQuery};
+use super::{blocking, json_body, ApiPath, ApiQuery};
 use crate::{ApiError, AppState};
 
 pub fn router() -> Router<AppState> {
@@ -31,22 +31,6 @@ pub fn router() -> Router<AppState> {
         .route("/alerts", get(alerts))
         .route("/audit", get(audit))
         .route("/customers/{key}", get(customer).put(put_customer))
-}
-
-/// Runs engine work off the async threads.
-pub async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, copernic_engage::EngageError> + Send + 'static,
-) -> Result<T, ApiError> {
-    Ok(tokio::task::spawn_blocking(f).await??)
-}
-
-/// A JSON body in the API's error shape when it does not parse.
-pub async fn json_body<T: serde::de::DeserializeOwned>(
-    s: &AppState,
-    body: axum::body::Body,
-) -> Result<T, ApiError> {
-    let bytes = read_body(body, s.limits.max_document_bytes).await?;
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(format!("body: {e}")))
 }
 
 #[derive(Debug, Default, Deserialize)]

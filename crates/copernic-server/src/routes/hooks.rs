@@ -215,21 +215,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// The signature header value a sender would compute; used by tests and `copernic` examples.
-pub fn sign(secret: &str, timestamp: Option<i64>, body: &[u8]) -> String {
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
-    if let Some(ts) = timestamp {
-        mac.update(ts.to_string().as_bytes());
-        mac.update(b".");
-    }
-    mac.update(body);
-    let bytes = mac.finalize().into_bytes();
-    let mut hex = String::from("sha256=");
-    for b in bytes {
-        hex.push_str(&format!("{b:02x}"));
-    }
-    hex
-}
+pub use copernic_core::hash::sign;
 
 #[cfg(test)]
 mod tests {

@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{read_body, ApiPath};
+use super::{json_body, ApiPath};
 use crate::{ApiError, AppState};
 
 pub fn router() -> Router<AppState> {
@@ -32,9 +32,7 @@ async fn classify(
     State(s): State<AppState>,
     body: Body,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let bytes = read_body(body, s.limits.max_document_bytes).await?;
-    let b: ClassifyBody =
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(format!("body: {e}")))?;
+    let b: ClassifyBody = json_body(&s, body).await?;
     let Some(c) = s.ingestor.classifier() else {
         return Err(ApiError::NotFound("no classifier loaded".into()));
     };
@@ -61,9 +59,7 @@ async fn correct(
     let id: copernic_core::MessageId = id
         .parse()
         .map_err(|e: copernic_core::message::BadMessageId| ApiError::BadRequest(e.to_string()))?;
-    let bytes = read_body(body, s.limits.max_document_bytes).await?;
-    let b: LabelsBody =
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(format!("body: {e}")))?;
+    let b: LabelsBody = json_body(&s, body).await?;
     let mut tasks: Vec<(&'static str, String)> = Vec::new();
     if let Some(v) = b.sentiment {
         tasks.push(("sentiment", v));

@@ -30,6 +30,25 @@ pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
     })
 }
 
+/// Runs store or engine work off the async threads.
+pub async fn blocking<T: Send + 'static, E: Send + 'static>(
+    f: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, ApiError>
+where
+    ApiError: From<E>,
+{
+    Ok(tokio::task::spawn_blocking(f).await??)
+}
+
+/// Reads a JSON body into `T`, refusing malformed ones in the API's error shape.
+pub async fn json_body<T: serde::de::DeserializeOwned>(
+    s: &AppState,
+    body: Body,
+) -> Result<T, ApiError> {
+    let bytes = read_body(body, s.limits.max_document_bytes).await?;
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(format!("body: {e}")))
+}
+
 /// A name for one request's input, unique per process run, so the rejects of two requests never
 /// share a dead-letter position.
 pub fn request_input(what: &str) -> String {

@@ -12,8 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::access::SESSION_COOKIE;
-use super::cases::{blocking, json_body};
-use super::{read_body, ApiPath};
+use super::{blocking, json_body, read_body, ApiPath};
 use crate::{ApiError, AppState};
 
 pub fn router() -> Router<AppState> {

@@ -11,7 +11,7 @@ use copernic_pipeline::backtest::{backtest, parse_since};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{read_body, ApiPath, ApiQuery};
+use super::{json_body, ApiPath, ApiQuery};
 use crate::{ApiError, AppState};
 
 pub fn router() -> Router<AppState> {
@@ -21,15 +21,6 @@ pub fn router() -> Router<AppState> {
         .route("/queries/test", post(test))
         .route("/queries/{name}", get(one).put(put).delete(remove))
         .route("/queries/{name}/counts", get(counts))
-}
-
-/// Reads a JSON body into `T`, refusing malformed ones in the API's error shape.
-async fn json_body<T: serde::de::DeserializeOwned>(
-    s: &AppState,
-    body: Body,
-) -> Result<T, ApiError> {
-    let bytes = read_body(body, s.limits.max_document_bytes).await?;
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(format!("body: {e}")))
 }
 
 fn parse_query(q: &str) -> Result<copernic_listen::Expr, ApiError> {

@@ -222,7 +222,7 @@ secret = "hook-secret"
             .unwrap();
         assert_eq!(
             headers["x-copernic-signature"].to_str().unwrap(),
-            copernic_engage::connectors::webhook::signature("hook-secret", ts, body)
+            copernic_server::sign("hook-secret", Some(ts), body)
         );
         assert_eq!(
             headers["idempotency-key"].to_str().unwrap(),

@@ -310,6 +310,17 @@ impl Care {
         s.send(req).await
     }
 
+    /// Posts NDJSON messages as the admin, as statuses of the Mastodon source.
+    async fn ingest(&mut self, ndjson: String) -> Resp {
+        self.call(
+            "admin",
+            "POST",
+            "/api/v1/messages?source=masto&channel=mastodon",
+            Some(ndjson),
+        )
+        .await
+    }
+
     async fn get_json(&mut self, user: &str, path: &str) -> Value {
         let r = self.call(user, "GET", path, None).await;
         assert_eq!(r.status, 200, "GET {path} as {user}: {}", r.text());
@@ -425,25 +436,11 @@ async fn assert_capacity_respected(care: &mut Care) {
 async fn a_thousand_messages_are_routed_to_teams_without_exceeding_capacity() {
     let mut care = Care::start(0).await;
     let body = messages(1000, 350, start_time());
-    let r = care
-        .call(
-            "admin",
-            "POST",
-            "/api/v1/messages?source=masto&channel=mastodon",
-            Some(body.clone()),
-        )
-        .await;
+    let r = care.ingest(body.clone()).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["imported"], 1000);
     // A replay adds nothing.
-    let r = care
-        .call(
-            "admin",
-            "POST",
-            "/api/v1/messages?source=masto&channel=mastodon",
-            Some(body),
-        )
-        .await;
+    let r = care.ingest(body).await;
     assert_eq!(r.json()["duplicates"], 1000);
 
     // Cases exist when the ingest answered: one per customer, every message in exactly one.
@@ -567,14 +564,7 @@ async fn an_sla_breach_escalates_exactly_once() {
     let mut care = Care::start(0).await;
     let now = start_time();
     let body = messages(1, 1, now);
-    let r = care
-        .call(
-            "admin",
-            "POST",
-            "/api/v1/messages?source=masto&channel=mastodon",
-            Some(body),
-        )
-        .await;
+    let r = care.ingest(body).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let case = care.all_cases("sup", "").await[0].clone();
     let id = case["id"].as_i64().unwrap();
@@ -667,14 +657,7 @@ async fn an_sla_breach_escalates_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reply_whose_connector_fails_twice_is_delivered_exactly_once() {
     let mut care = Care::start(2).await;
-    let r = care
-        .call(
-            "admin",
-            "POST",
-            "/api/v1/messages?source=masto&channel=mastodon",
-            Some(messages(3, 3, start_time())),
-        )
-        .await;
+    let r = care.ingest(messages(3, 3, start_time())).await;
     assert_eq!(r.status, 200, "{}", r.text());
     // Customer 2 asked for a refund (billing, b1).
     let case = care.all_cases("sup", "team=billing").await[0].clone();
@@ -799,14 +782,7 @@ async fn a_restart_in_the_middle_loses_nothing() {
         let lines: Vec<&str> = body.lines().collect();
         (lines[..300].to_vec(), lines[300..].to_vec())
     };
-    let r = care
-        .call(
-            "admin",
-            "POST",
-            "/api/v1/messages?source=masto&channel=mastodon",
-            Some(first.join("\n")),
-        )
-        .await;
+    let r = care.ingest(first.join("\n")).await;
     assert_eq!(r.json()["imported"], 300);
     // The rest reaches the store, but the process "dies" before turning it into cases: written
     // by the ingestor directly, with no catch-up, then the server stops.
@@ -907,14 +883,7 @@ async fn approval_notes_merge_and_spam_are_audited() {
     let mut body = messages(4, 4, start_time());
     body.push_str(&json!({"id": "spam-1", "text": "Gagnez un iPhone maintenant", "author": "@bot", "author_id": "bot", "created_at": start_time().to_rfc3339()}).to_string());
     body.push('\n');
-    let r = care
-        .call(
-            "admin",
-            "POST",
-            "/api/v1/messages?source=masto&channel=mastodon",
-            Some(body),
-        )
-        .await;
+    let r = care.ingest(body).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let spam = care.all_cases("sup", "status=spam").await;
     assert_eq!(spam.len(), 1);
@@ -1059,14 +1028,7 @@ async fn an_auto_reply_answers_first_then_a_person_takes_over() {
     // Customer 2 (French) asks for a refund.
     let first = messages(3, 3, start_time());
     let refund_line = first.lines().nth(2).unwrap().to_string();
-    let r = care
-        .call(
-            "admin",
-            "POST",
-            "/api/v1/messages?source=masto&channel=mastodon",
-            Some(refund_line),
-        )
-        .await;
+    let r = care.ingest(refund_line).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let case = care.all_cases("sup", "team=billing").await[0].clone();
     let id = case["id"].as_i64().unwrap();
@@ -1099,14 +1061,7 @@ async fn an_auto_reply_answers_first_then_a_person_takes_over() {
     let again = json!({"id": "st-again", "text": "toujours pas remboursé", "author": "@customer2@masto.example",
         "author_id": "acct-2", "lang": "fr", "intent": "refund", "in_reply_to": "st-2",
         "created_at": start_time().to_rfc3339()});
-    let r = care
-        .call(
-            "admin",
-            "POST",
-            "/api/v1/messages?source=masto&channel=mastodon",
-            Some(again.to_string()),
-        )
-        .await;
+    let r = care.ingest(again.to_string()).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let view = care.get_json("b1", &format!("/api/v1/cases/{id}")).await;
     assert_eq!(view["status"], "open");
