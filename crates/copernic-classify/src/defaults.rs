@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::features::extract;
+use crate::features::{extract, extract_with_words, for_each_word};
 use crate::model::{Model, ModelError};
 use crate::pii::{self, PiiMatch};
 
@@ -72,7 +72,7 @@ pub struct Scratch {
 }
 
 /// Words that make a message urgent whatever its sentiment: safety, health, legal threats,
-/// fraud. Folded forms (matched against the folded text), sorted for a binary search.
+/// fraud. Folded forms (matched against the folded words), sorted to be read.
 const URGENT_WORDS: [&str; 34] = [
     "allergic",
     "allergie",
@@ -109,6 +109,48 @@ const URGENT_WORDS: [&str; 34] = [
     "urgence",
     "urgent",
 ];
+
+/// The urgent words by first letter and length: bit `i` of `[letter][length]` is
+/// `URGENT_WORDS[i]`. Every word of every message is looked up, and nearly all are answered by
+/// this table alone, without comparing a byte.
+const URGENT_INDEX: [[u64; 16]; 26] = {
+    let mut t = [[0u64; 16]; 26];
+    let mut i = 0;
+    while i < URGENT_WORDS.len() {
+        // Lowercase ASCII, under 16 bytes and at most 64 words, or this fails to compile.
+        let w = URGENT_WORDS[i].as_bytes();
+        t[(w[0] - b'a') as usize][w.len()] |= 1 << i;
+        i += 1;
+    }
+    t
+};
+
+/// `w` as one of [`URGENT_WORDS`], if it is one.
+fn urgent_word(w: &str) -> Option<&'static str> {
+    let b = w.as_bytes();
+    let first = *b.first()?;
+    if !first.is_ascii_lowercase() || b.len() >= 16 {
+        return None;
+    }
+    let mut candidates = URGENT_INDEX[usize::from(first - b'a')][b.len()];
+    while candidates != 0 {
+        let i = candidates.trailing_zeros() as usize;
+        candidates &= candidates - 1;
+        if URGENT_WORDS[i].as_bytes() == b {
+            return Some(URGENT_WORDS[i]);
+        }
+    }
+    None
+}
+
+/// Remembers the first urgent word among the words it is shown.
+fn first_urgent<'a>(hit: &'a mut Option<&'static str>) -> impl FnMut(&str) + 'a {
+    move |w| {
+        if hit.is_none() {
+            *hit = urgent_word(w);
+        }
+    }
+}
 
 impl Classifier {
     /// The shipped models (embedded in the binary).
@@ -187,8 +229,15 @@ impl Classifier {
             .map(|l| l.split(['-', '_']).next().unwrap_or(l).to_ascii_lowercase())
             .or_else(|| crate::lang::identify(text).map(|g| g.lang.to_string()));
 
-        // The shipped models share one feature configuration: the text is cut once.
-        extract(text, &self.intent.features, &mut s.features);
+        // The shipped models share one feature configuration: the text is cut once, and its
+        // words are checked for urgency on the way.
+        let mut urgent = None;
+        extract_with_words(
+            text,
+            &self.intent.features,
+            &mut s.features,
+            &mut first_urgent(&mut urgent),
+        );
         self.intent.logits_into(&s.features, &mut s.probs);
         self.intent.probabilities(&mut s.probs);
         let intent = Self::label(&self.intent, &s.probs, "model:intent", ctx.all_scores);
@@ -263,7 +312,7 @@ impl Classifier {
         };
 
         pii::detect_into(text, &mut s.pii);
-        let (urgency, urgency_reasons) = urgency(text, negative, complaint, ctx.reach);
+        let (urgency, urgency_reasons) = urgency_of(urgent, negative, complaint, ctx.reach);
         Classification {
             lang,
             sentiment,
@@ -285,6 +334,18 @@ pub fn urgency(
     complaint: f32,
     reach: Option<u64>,
 ) -> (f32, Vec<String>) {
+    let mut urgent = None;
+    for_each_word(text, &mut first_urgent(&mut urgent));
+    urgency_of(urgent, negative, complaint, reach)
+}
+
+/// [`urgency`], the text's first urgent word already found.
+fn urgency_of(
+    urgent: Option<&'static str>,
+    negative: f32,
+    complaint: f32,
+    reach: Option<u64>,
+) -> (f32, Vec<String>) {
     let mut score = 0.0f32;
     let mut reasons = Vec::new();
     if negative >= 0.5 {
@@ -295,14 +356,7 @@ pub fn urgency(
         score += 0.25 * complaint;
         reasons.push("complaint".to_string());
     }
-    let mut hit = None;
-    for t in copernic_core::text::tokens(text) {
-        if let Ok(i) = URGENT_WORDS.binary_search(&&*t) {
-            hit = Some(URGENT_WORDS[i]);
-            break;
-        }
-    }
-    if let Some(w) = hit {
+    if let Some(w) = urgent {
         score += 0.4;
         reasons.push(format!("word:{w}"));
     }
@@ -346,6 +400,43 @@ mod tests {
     #[test]
     fn urgent_words_are_sorted() {
         assert!(URGENT_WORDS.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn urgent_words_are_found_and_only_them() {
+        for w in URGENT_WORDS {
+            assert_eq!(urgent_word(w), Some(w));
+            assert_eq!(urgent_word(&w[1..]), None, "{w}");
+            assert_eq!(urgent_word(&format!("{w}s")), None, "{w}");
+        }
+        for w in [
+            "",
+            "Feu",
+            "fe",
+            "fer",
+            "polic",
+            "procès",
+            "hospitalisation",
+            "é",
+            "_",
+        ] {
+            assert_eq!(urgent_word(w), None, "{w}");
+        }
+    }
+
+    #[test]
+    fn urgency_reads_every_kind_of_word() {
+        // The first urgent word in the text is the one named, wherever it stands.
+        for (text, want) in [
+            ("l'hôpital puis la POLICE", "word:hopital"),
+            ("appelez @Police svp", "word:police"),
+            ("#Arnaque en cours", "word:arnaque"),
+            ("voir https://example.com/fraude-bancaire", "word:fraude"),
+            ("they don't care, I will sue", "word:sue"),
+        ] {
+            let (_, why) = urgency(text, 0.0, 0.0, None);
+            assert_eq!(why, [want], "{text}");
+        }
     }
 
     #[test]

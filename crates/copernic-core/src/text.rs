@@ -188,10 +188,53 @@ pub fn collapse_space(s: &str) -> String {
 
 /// Lowercase, accents removed (`Éléphant` → `elephant`): the form used to compare texts.
 pub fn fold(s: &str) -> String {
-    s.nfd()
-        .filter(|c| !is_combining_mark(*c))
-        .flat_map(char::to_lowercase)
-        .collect()
+    let mut out = String::with_capacity(s.len());
+    fold_into(s, &mut out);
+    out
+}
+
+/// [`fold`], appended to `out`.
+pub fn fold_into(s: &str, out: &mut String) {
+    // Text made of Latin letters (nearly every message) folds character by character from a
+    // table; anything else goes through the full decomposition. Both give the same result:
+    // characters below U+0250 are all starters, so no combining mark reorders across them.
+    if s.chars().all(|c| (c as u32) < LATIN_END) {
+        let table = latin_folds();
+        for c in s.chars() {
+            if c.is_ascii() {
+                out.push(c.to_ascii_lowercase());
+            } else {
+                out.push_str(&table[c as usize]);
+            }
+        }
+    } else {
+        out.extend(
+            s.nfd()
+                .filter(|c| !is_combining_mark(*c))
+                .flat_map(char::to_lowercase),
+        );
+    }
+}
+
+/// The end of Latin Extended-B: the characters [`latin_folds`] covers.
+const LATIN_END: u32 = 0x250;
+
+/// The folded form of every character below [`LATIN_END`], computed once by the decomposition.
+fn latin_folds() -> &'static [Box<str>] {
+    static TABLE: std::sync::OnceLock<Vec<Box<str>>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        (0..LATIN_END)
+            .map(|u| {
+                let c = char::from_u32(u).unwrap_or('\0');
+                std::iter::once(c)
+                    .nfd()
+                    .filter(|c| !is_combining_mark(*c))
+                    .flat_map(char::to_lowercase)
+                    .collect::<String>()
+                    .into_boxed_str()
+            })
+            .collect()
+    })
 }
 
 /// What a token is: a word, or a `#hashtag` / `@mention` entity (whose text is the folded body
@@ -261,6 +304,34 @@ impl<'a> Iterator for Analyzer<'a> {
     type Item = Token<'a>;
 
     fn next(&mut self) -> Option<Token<'a>> {
+        loop {
+            let (raw, kind) = self.next_raw()?;
+            let text = fold_token(raw);
+            // A letter that is itself a combining mark folds away entirely: no empty tokens.
+            if !text.is_empty() {
+                return Some(Token { text, kind });
+            }
+        }
+    }
+}
+
+impl<'a> Analyzer<'a> {
+    /// Appends the next token's folded text to `out` and returns its kind; no allocation (the
+    /// search index's terms of every imported message are written this way).
+    pub fn next_into(&mut self, out: &mut String) -> Option<TokenKind> {
+        loop {
+            let (raw, kind) = self.next_raw()?;
+            let before = out.len();
+            fold_into(raw, out);
+            if out.len() > before {
+                return Some(kind);
+            }
+        }
+    }
+
+    /// The next token as written (an entity's body without its sign), before folding; a word
+    /// may fold to nothing.
+    fn next_raw(&mut self) -> Option<(&'a str, TokenKind)> {
         let text = self.text;
         while self.at < text.len() {
             let start = self.at;
@@ -279,15 +350,7 @@ impl<'a> Iterator for Analyzer<'a> {
             if c.is_alphanumeric() {
                 let end = start + run_end(&rest[len..], is_word_char) + len;
                 self.at = end;
-                let folded = fold_token(&text[start..end]);
-                // A letter that is itself a combining mark folds away entirely: no empty tokens.
-                if folded.is_empty() {
-                    continue;
-                }
-                return Some(Token {
-                    text: folded,
-                    kind: TokenKind::Word,
-                });
+                return Some((&text[start..end], TokenKind::Word));
             }
             if c == '#' || c == '@' {
                 let after_sign = &rest[1..];
@@ -303,25 +366,19 @@ impl<'a> Iterator for Analyzer<'a> {
                     .chars()
                     .next()
                     .is_some_and(|c| c.is_alphanumeric() || c == '_');
-                let folded = fold_token(body);
-                if starts_well && !glued && folded.chars().any(char::is_alphanumeric) {
+                if starts_well && !glued && fold_token(body).chars().any(char::is_alphanumeric) {
                     self.at = start + 1 + body_len;
-                    return Some(Token {
-                        text: folded,
-                        kind: if c == '#' {
-                            TokenKind::Hashtag
-                        } else {
-                            TokenKind::Mention
-                        },
-                    });
+                    let kind = if c == '#' {
+                        TokenKind::Hashtag
+                    } else {
+                        TokenKind::Mention
+                    };
+                    return Some((body, kind));
                 }
                 continue;
             }
             if is_emoji(c) {
-                return Some(Token {
-                    text: std::borrow::Cow::Borrowed(&text[start..start + len]),
-                    kind: TokenKind::Word,
-                });
+                return Some((&text[start..start + len], TokenKind::Word));
             }
         }
         None
@@ -641,6 +698,35 @@ mod tests {
     #[test]
     fn fold_removes_case_and_accents() {
         assert_eq!(fold("Éléphant Noël ÇA"), "elephant noel ca");
+    }
+
+    /// The table path gives what the full decomposition gives, for every Latin character and
+    /// for mixes with marks and other scripts.
+    #[test]
+    fn fold_table_agrees_with_the_decomposition() {
+        let slow = |s: &str| -> String {
+            s.nfd()
+                .filter(|c| !is_combining_mark(*c))
+                .flat_map(char::to_lowercase)
+                .collect()
+        };
+        let mut all = String::new();
+        for u in 0..LATIN_END {
+            if let Some(c) = char::from_u32(u) {
+                all.push(c);
+                assert_eq!(fold(&c.to_string()), slow(&c.to_string()), "U+{u:04X}");
+            }
+        }
+        assert_eq!(fold(&all), slow(&all));
+        for s in [
+            "e\u{301}te\u{301}",
+            "Ǆemal İstanbul",
+            "Ωμέγα ÉTÉ",
+            "ǅ\u{323}\u{302}",
+            "ﬁn ǈ",
+        ] {
+            assert_eq!(fold(s), slow(s), "{s}");
+        }
     }
 
     #[test]

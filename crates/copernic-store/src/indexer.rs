@@ -192,8 +192,10 @@ impl Drop for Indexer {
 /// rows per term and fewer merges. About 50 MB of terms at most.
 const SEGMENT_DOCS: usize = 100_000;
 /// How long gathered messages wait for more before they are indexed anyway: a message sent
-/// alone through the API is searchable this soon (and at once for anyone who searches).
-const IDLE: std::time::Duration = std::time::Duration::from_millis(200);
+/// alone through the API is searchable this soon (and at once for anyone who searches), as
+/// Elasticsearch's default refresh interval. Shorter cut a bulk import's index into many small
+/// segments (the writer's commits are often more than 200 ms apart), each costing a merge later.
+const IDLE: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn run(mut idx: Connection, jobs: Receiver<Job>) {
     // The first failure is kept and reported to every flush: the index is behind until the store

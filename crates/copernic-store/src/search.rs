@@ -26,9 +26,11 @@ const MERGE_FANOUT: usize = 8;
 /// `Vec<String>`: one allocation per message instead of one per word.
 pub fn terms_of(title: Option<&str>, text: &str, fields: &[(&str, &str)]) -> String {
     let mut out = String::with_capacity(text.len() + title.map_or(0, str::len) + 16);
-    for t in tokens(text).chain(title.into_iter().flat_map(tokens)) {
-        out.push_str(&t);
-        out.push('\n');
+    for part in std::iter::once(text).chain(title) {
+        let mut words = copernic_core::text::analyze(part);
+        while words.next_into(&mut out).is_some() {
+            out.push('\n');
+        }
     }
     // Field values as `name:value` terms, so that a listening query's field filters narrow a
     // back-test through the index too.

@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 
 use copernic_core::hash::FxHashMap;
 
-use copernic_core::text::fold;
+use copernic_core::text;
 
 use copernic_core::MessageId;
 
@@ -87,38 +87,31 @@ pub fn fingerprint(text: &str, min_words: usize) -> u64 {
     counts.majority().max(1)
 }
 
-/// How many of the added hashes have each of the 64 bits set, counted four bits at a time in
-/// 16-bit lanes of u64 words (SWAR): 16 additions per hash instead of 64. Lanes cannot overflow:
-/// at most 2 × MAX_WORDS hashes are added.
+/// How many of the added hashes have each of the 64 bits set, as bit planes: `planes[i]` holds
+/// bit i of all 64 counters, and adding a hash is a binary increment of the 64 counters at once
+/// (a ripple of ANDs and XORs that stops when no lane carries; a handful of steps on average)
+/// instead of 64 separate additions. Ten planes count to 1,023: at most 2 × MAX_WORDS hashes are
+/// added.
 #[derive(Default)]
 struct BitCounts {
-    /// `lanes[n]` holds the counts of bits n, n+16, n+32, n+48... arranged by nibble: for nibble
-    /// position j (bits 4j..4j+3) and bit k inside it, the count is lane k of `lanes[j]`.
-    lanes: [u64; 16],
+    planes: [u64; PLANES],
     added: u32,
 }
 
-/// For a nibble value, its four bits spread into four 16-bit lanes.
-const SPREAD: [u64; 16] = {
-    let mut t = [0u64; 16];
-    let mut v = 0;
-    while v < 16 {
-        let mut k = 0;
-        while k < 4 {
-            if v >> k & 1 == 1 {
-                t[v] |= 1 << (16 * k);
-            }
-            k += 1;
-        }
-        v += 1;
-    }
-    t
-};
+const PLANES: usize = 10;
+const _: () = assert!(2 * MAX_WORDS < 1 << PLANES);
 
 impl BitCounts {
+    #[inline]
     fn add(&mut self, h: u64) {
-        for (j, lane) in self.lanes.iter_mut().enumerate() {
-            *lane += SPREAD[((h >> (4 * j)) & 15) as usize];
+        let mut carry = h;
+        for plane in &mut self.planes {
+            let next = *plane & carry;
+            *plane ^= carry;
+            carry = next;
+            if carry == 0 {
+                break;
+            }
         }
         self.added += 1;
     }
@@ -126,12 +119,15 @@ impl BitCounts {
     /// The hash whose bits are set where more than half of the added hashes had them.
     fn majority(&self) -> u64 {
         let mut fp = 0u64;
-        for (j, lane) in self.lanes.iter().enumerate() {
-            for k in 0..4 {
-                let ones = ((lane >> (16 * k)) & 0xffff) as u32;
-                if 2 * ones > self.added {
-                    fp |= 1 << (4 * j + k);
-                }
+        for bit in 0..64 {
+            let ones: u32 = self
+                .planes
+                .iter()
+                .enumerate()
+                .map(|(i, p)| ((p >> bit) & 1) as u32 * (1 << i))
+                .sum();
+            if 2 * ones > self.added {
+                fp |= 1 << bit;
             }
         }
         fp
@@ -150,7 +146,7 @@ fn is_link_or_mention(word: &str) -> bool {
 /// Case- and accent-folds `part` into `out`.
 fn fold_into(part: &str, out: &mut String) {
     out.clear();
-    out.push_str(&fold(part));
+    text::fold_into(part, out);
 }
 
 /// FNV-1a with a splitmix64 finish, so every output bit depends on every input byte (SimHash
@@ -209,8 +205,9 @@ pub struct NearDup {
     /// is stale and skipped at eviction.
     order: VecDeque<(u64, u64)>,
     next_seq: u64,
-    /// (band number, band value) → fingerprints having it.
-    bands: FxHashMap<(u8, u16), Vec<u64>>,
+    /// Fingerprints by band: `bands[band * 65536 + value]`. Indexed directly rather than hashed:
+    /// eight lookups per message, in the writer's critical path.
+    bands: Vec<Vec<u64>>,
 }
 
 impl NearDup {
@@ -220,7 +217,7 @@ impl NearDup {
             entries: FxHashMap::default(),
             order: VecDeque::new(),
             next_seq: 0,
-            bands: FxHashMap::default(),
+            bands: vec![Vec::new(); 4 << 16],
         }
     }
 
@@ -244,7 +241,7 @@ impl NearDup {
             }
             None => {
                 for key in bands(fingerprint) {
-                    let list = self.bands.entry(key).or_default();
+                    let list = &mut self.bands[key];
                     // A band value shared by very many fingerprints tells little; keeping only its
                     // newest ones bounds every lookup and eviction. A near-duplicate shares at
                     // least one band, and usually all four, with its original.
@@ -276,12 +273,7 @@ impl NearDup {
         if self.entries.get(&fp).is_some_and(|e| e.last_seq == seq) {
             self.entries.remove(&fp);
             for key in bands(fp) {
-                if let Some(list) = self.bands.get_mut(&key) {
-                    list.retain(|&f| f != fp);
-                    if list.is_empty() {
-                        self.bands.remove(&key);
-                    }
-                }
+                self.bands[key].retain(|&f| f != fp);
             }
         }
     }
@@ -296,10 +288,7 @@ impl NearDup {
         }
         let mut best: Option<(u32, u64, u64)> = None;
         for key in bands(fingerprint) {
-            let Some(list) = self.bands.get(&key) else {
-                continue;
-            };
-            for &fp in list {
+            for &fp in &self.bands[key] {
                 let d = (fp ^ fingerprint).count_ones();
                 if d == 0 || d > self.config.max_distance {
                     continue;
@@ -337,12 +326,13 @@ impl NearDup {
     }
 }
 
-fn bands(fp: u64) -> [(u8, u16); 4] {
+/// The four band slots of a fingerprint in [`NearDup::bands`].
+fn bands(fp: u64) -> [usize; 4] {
     [
-        (0, fp as u16),
-        (1, (fp >> 16) as u16),
-        (2, (fp >> 32) as u16),
-        (3, (fp >> 48) as u16),
+        (fp & 0xffff) as usize,
+        (1 << 16) | ((fp >> 16) & 0xffff) as usize,
+        (2 << 16) | ((fp >> 32) & 0xffff) as usize,
+        (3 << 16) | (fp >> 48) as usize,
     ]
 }
 
@@ -471,7 +461,7 @@ mod tests {
         );
         assert_eq!(nd.assign(id(3), fp).wave, None, "id(0) left the window");
         assert!(nd.entries.len() <= 2 && nd.order.len() <= 2);
-        let live: usize = nd.bands.values().map(Vec::len).sum();
+        let live: usize = nd.bands.iter().map(Vec::len).sum();
         assert_eq!(
             live,
             nd.entries.len() * 4,
