@@ -57,7 +57,9 @@ fn open_index(path: &Path) -> Result<Connection> {
     c.pragma_update(None, "journal_mode", "WAL")?;
     // The index can always be rebuilt from the messages (catch_up), so it never waits for the disk.
     c.pragma_update(None, "synchronous", "NORMAL")?;
-    c.pragma_update(None, "cache_size", -65536)?;
+    // 16 MiB: segments are written in term order and merged by streaming, so a larger cache
+    // only raised a bulk import's peak memory (by about 50 MB), not its speed.
+    c.pragma_update(None, "cache_size", -16384)?;
     c.pragma_update(None, "wal_autocheckpoint", 8192)?;
     c.busy_timeout(std::time::Duration::from_secs(10))?;
     c.execute_batch(SCHEMA)?;

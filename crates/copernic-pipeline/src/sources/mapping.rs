@@ -5,7 +5,9 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::str::FromStr;
+use std::sync::OnceLock;
 
+use copernic_core::hash::FxHashMap;
 use copernic_core::{text, Direction, Message, MessageId, Reject};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -303,6 +305,29 @@ pub trait Record {
 /// Records with more top-level keys than this are looked up path by path.
 pub const MAX_LISTED_KEYS: usize = 32;
 
+/// Every default path by the top-level key it needs (its first segment, and the whole path too,
+/// for flat records with a key literally named `user.name`): the field and the path's place in
+/// [`Field::defaults`].
+fn default_paths_by_key() -> &'static FxHashMap<&'static str, Vec<(Field, u8)>> {
+    static INDEX: OnceLock<FxHashMap<&'static str, Vec<(Field, u8)>>> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut index: FxHashMap<&'static str, Vec<(Field, u8)>> = FxHashMap::default();
+        for field in Field::ALL {
+            let defaults = field.defaults();
+            // A field's candidates are one u64 of bits.
+            assert!(defaults.len() <= 64, "{field:?} has too many default paths");
+            for (i, path) in defaults.iter().enumerate() {
+                let first = path.split('.').next().unwrap_or(path);
+                index.entry(first).or_default().push((field, i as u8));
+                if first != *path {
+                    index.entry(path).or_default().push((field, i as u8));
+                }
+            }
+        }
+        index
+    })
+}
+
 impl Record for Value {
     fn top_keys<'a>(&'a self, out: &mut [&'a str; MAX_LISTED_KEYS]) -> Option<usize> {
         let o = self.as_object()?;
@@ -384,22 +409,49 @@ pub fn to_message(
         Box::new(ctx.reject(position.clone(), reason, raw).field(field))
     };
     // Most of the hundred default paths name keys a record does not have. With the record's
-    // keys listed once, those are ruled out by comparing short strings (lengths first) instead of
-    // a map lookup each: the largest cost of reading a JSON line otherwise.
+    // keys listed once, each key is looked up in an index of the default paths, which marks the
+    // few paths worth trying: comparing every path with every key was the largest cost of
+    // reading a JSON line otherwise.
     let mut listed = [""; MAX_LISTED_KEYS];
     let keys = record.top_keys(&mut listed).map(|n| &listed[..n]);
-    let may_have = |path: &str| {
-        keys.is_none_or(|keys| {
-            let first = path.split('.').next().unwrap_or(path);
-            keys.iter().any(|k| *k == first || *k == path)
-        })
-    };
+    let candidates = keys.map(|keys| {
+        let index = default_paths_by_key();
+        let mut marked = [0u64; Field::ALL.len()];
+        for key in keys {
+            for &(field, i) in index.get(key).map(Vec::as_slice).unwrap_or_default() {
+                marked[field as usize] |= 1 << i;
+            }
+        }
+        marked
+    });
     // Finds the first present path of a field; returns it with the path, for error messages.
     let find = |field: Field| -> Option<(&str, Cow<'_, Value>)> {
-        mapping
-            .paths(field)
-            .filter(|p| may_have(p))
-            .find_map(|p| record.get(p).map(|v| (p, v)))
+        let get = |p: &'static str| record.get(p).map(|v| (p, v));
+        if let Some(path) = mapping.fields.get(&field) {
+            let listed = keys.is_none_or(|keys| {
+                let first = path.split('.').next().unwrap_or(path);
+                keys.iter().any(|k| k == &first || k == path)
+            });
+            return listed
+                .then(|| record.get(path).map(|v| (path.as_str(), v)))
+                .flatten();
+        }
+        let defaults = field.defaults();
+        match candidates {
+            None => defaults.iter().find_map(|p| get(p)),
+            Some(marked) => {
+                // The marked paths, in the defaults' order of preference.
+                let mut bits = marked[field as usize];
+                while bits != 0 {
+                    let i = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    if let Some(found) = get(defaults[i]) {
+                        return Some(found);
+                    }
+                }
+                None
+            }
+        }
     };
     let text_of = |field: Field| -> Result<Option<String>, Box<Reject>> {
         match find(field) {
@@ -595,6 +647,19 @@ mod tests {
         let nested = json!({"user": {"name": "Nested Jane"}, "text": "hi", "id": 1});
         let m = to_message(&nested, b"{}", &Mapping::default(), &ctx(), ctx().at()).unwrap();
         assert_eq!(m.author.name.as_deref(), Some("Nested Jane"));
+        // The first default present wins, whatever the record's key order.
+        let both = json!({"body": "second choice", "user": {"screen_name": "@u"}, "text": "first choice", "author": "@a"});
+        let m = to_message(&both, b"{}", &Mapping::default(), &ctx(), ctx().at()).unwrap();
+        assert_eq!(
+            (m.text.as_str(), m.author.handle.as_deref()),
+            ("first choice", Some("@a"))
+        );
+        let mapped: Mapping = "text=body,author=user.screen_name".parse().unwrap();
+        let m = to_message(&both, b"{}", &mapped, &ctx(), ctx().at()).unwrap();
+        assert_eq!(
+            (m.text.as_str(), m.author.handle.as_deref()),
+            ("second choice", Some("@u"))
+        );
         let mut wide = serde_json::Map::new();
         for i in 0..MAX_LISTED_KEYS + 5 {
             wide.insert(format!("extra{i}"), json!(i));

@@ -49,49 +49,84 @@ const MAX_WORDS: usize = 256;
 
 /// The fingerprint of `text`, or 0 when it is too short to be compared (0 means "none").
 pub fn fingerprint(text: &str, min_words: usize) -> u64 {
-    let mut counts = BitCounts::default();
-    let mut words = 0usize;
-    let mut previous = 0u64;
+    let mut shingles = Shingles::default();
     let mut word = String::new();
     'outer: for raw in text.split_whitespace() {
         // URLs, @mentions and bare numbers are what bots vary between copies: leave them out.
         if is_link_or_mention(raw) {
             continue;
         }
+        if raw.is_ascii() {
+            // Most words: split, lowercase and hash in one pass over the bytes, no copy.
+            let mut h = FNV_OFFSET;
+            let mut len = 0usize;
+            let mut digits = true;
+            for &b in raw.as_bytes() {
+                if b.is_ascii_alphanumeric() {
+                    h = (h ^ b.to_ascii_lowercase() as u64).wrapping_mul(FNV_PRIME);
+                    len += 1;
+                    digits &= b.is_ascii_digit();
+                } else if len > 0 {
+                    if !digits && shingles.add(finish(h)) {
+                        break 'outer;
+                    }
+                    (h, len, digits) = (FNV_OFFSET, 0, true);
+                }
+            }
+            if len > 0 && !digits && shingles.add(finish(h)) {
+                break 'outer;
+            }
+            continue;
+        }
         for part in raw.split(|c: char| !c.is_alphanumeric()) {
             if part.is_empty() || part.bytes().all(|b| b.is_ascii_digit()) {
                 continue;
             }
-            // ASCII words are lowercased as they are hashed, with no copy.
             let h = if part.is_ascii() {
                 hash_lowercase(part.as_bytes())
             } else {
                 fold_into(part, &mut word);
                 hash(word.as_bytes(), 0)
             };
-            counts.add(h);
-            if words > 0 {
-                counts.add(finish(previous.rotate_left(17) ^ h));
-            }
-            previous = h;
-            words += 1;
-            if words >= MAX_WORDS {
+            if shingles.add(h) {
                 break 'outer;
             }
         }
     }
-    if words < min_words.max(1) {
+    if shingles.words < min_words.max(1) {
         return 0;
     }
     // 0 is reserved for "no fingerprint".
-    counts.majority().max(1)
+    shingles.counts.majority().max(1)
+}
+
+/// The words of a text and the pairs of consecutive words, counted bit by bit.
+#[derive(Default)]
+struct Shingles {
+    counts: BitCounts,
+    words: usize,
+    previous: u64,
+}
+
+impl Shingles {
+    /// Adds a word's hash (and its pair with the previous word); true once the text has had
+    /// [`MAX_WORDS`] words.
+    #[inline]
+    fn add(&mut self, h: u64) -> bool {
+        self.counts.add(h);
+        if self.words > 0 {
+            self.counts.add(finish(self.previous.rotate_left(17) ^ h));
+        }
+        self.previous = h;
+        self.words += 1;
+        self.words >= MAX_WORDS
+    }
 }
 
 /// How many of the added hashes have each of the 64 bits set, as bit planes: `planes[i]` holds
 /// bit i of all 64 counters, and adding a hash is a binary increment of the 64 counters at once
-/// (a ripple of ANDs and XORs that stops when no lane carries; a handful of steps on average)
-/// instead of 64 separate additions. Ten planes count to 1,023: at most 2 × MAX_WORDS hashes are
-/// added.
+/// (a ripple of ANDs and XORs through the planes) instead of 64 separate additions. Ten planes
+/// count to 1,023: at most 2 × MAX_WORDS hashes are added.
 #[derive(Default)]
 struct BitCounts {
     planes: [u64; PLANES],
@@ -104,14 +139,13 @@ const _: () = assert!(2 * MAX_WORDS < 1 << PLANES);
 impl BitCounts {
     #[inline]
     fn add(&mut self, h: u64) {
+        // Through all ten planes, with no early exit: where the carry stops is random, and
+        // the mispredicted exits cost more than the steps they saved (2.3x slower, measured).
         let mut carry = h;
         for plane in &mut self.planes {
             let next = *plane & carry;
             *plane ^= carry;
             carry = next;
-            if carry == 0 {
-                break;
-            }
         }
         self.added += 1;
     }
@@ -152,20 +186,23 @@ fn fold_into(part: &str, out: &mut String) {
 /// FNV-1a with a splitmix64 finish, so every output bit depends on every input byte (SimHash
 /// needs evenly distributed bits).
 fn hash(bytes: &[u8], seed: u64) -> u64 {
-    let mut h = 0xcbf2_9ce4_8422_2325u64 ^ seed;
+    let mut h = FNV_OFFSET ^ seed;
     for &b in bytes {
         h ^= b as u64;
-        h = h.wrapping_mul(0x0100_0000_01b3);
+        h = h.wrapping_mul(FNV_PRIME);
     }
     finish(h)
 }
 
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0100_0000_01b3;
+
 /// [`hash`] of the ASCII-lowercased bytes.
 fn hash_lowercase(bytes: &[u8]) -> u64 {
-    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    let mut h = FNV_OFFSET;
     for &b in bytes {
         h ^= b.to_ascii_lowercase() as u64;
-        h = h.wrapping_mul(0x0100_0000_01b3);
+        h = h.wrapping_mul(FNV_PRIME);
     }
     finish(h)
 }
@@ -423,6 +460,62 @@ mod tests {
         );
         assert_eq!(quiet, shouted);
         assert_eq!(quiet, fingerprint(CAMPAIGN, 6));
+    }
+
+    /// The fingerprint as first written: every word split on characters, then hashed.
+    fn reference_fingerprint(text: &str, min_words: usize) -> u64 {
+        let mut shingles = Shingles::default();
+        let mut word = String::new();
+        for raw in text.split_whitespace() {
+            if is_link_or_mention(raw) {
+                continue;
+            }
+            for part in raw.split(|c: char| !c.is_alphanumeric()) {
+                if part.is_empty() || part.bytes().all(|b| b.is_ascii_digit()) {
+                    continue;
+                }
+                fold_into(part, &mut word);
+                if shingles.add(hash(word.as_bytes(), 0)) {
+                    break;
+                }
+            }
+            if shingles.words >= MAX_WORDS {
+                break;
+            }
+        }
+        if shingles.words < min_words.max(1) {
+            return 0;
+        }
+        shingles.counts.majority().max(1)
+    }
+
+    #[test]
+    fn one_pass_ascii_words_fingerprint_like_the_reference() {
+        let texts = [
+            CAMPAIGN.to_string(),
+            "a-b_c d.e 12ab 34 5 x9 ,,; @who http://x.y/z www.example.com Ok!".to_string(),
+            "Mélange: café-crème 100% À emporter, l'été 2024 -- merci!!! @marque".to_string(),
+            "tabs\tand\nnew lines\u{a0}no-break\u{3000}ideographic space 42 end.".to_string(),
+            "word ".repeat(MAX_WORDS + 10),
+            format!("{} trailing", "né ".repeat(MAX_WORDS - 1)),
+            "abc-123-def 456-789 ---- 7eleven".to_string(),
+        ];
+        for t in &texts {
+            for min in [1, 6] {
+                assert_eq!(fingerprint(t, min), reference_fingerprint(t, min), "{t:?}");
+            }
+        }
+        // Random strings over a small alphabet of tricky characters.
+        let alphabet: Vec<char> = "aZ9 -_.@é\u{a0}\t'ÀwhtpW:/".chars().collect();
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..3000 {
+            let mut t = String::new();
+            for _ in 0..(state % 60) {
+                state = finish(state.wrapping_add(0x9e37_79b9_7f4a_7c15));
+                t.push(alphabet[(state % alphabet.len() as u64) as usize]);
+            }
+            assert_eq!(fingerprint(&t, 1), reference_fingerprint(&t, 1), "{t:?}");
+        }
     }
 
     #[test]
