@@ -248,10 +248,6 @@ pub struct Ingested {
     /// The first message of the near-duplicate wave (copy-paste campaign, bot flood) this message
     /// belongs to; `None` when it is not part of one.
     pub wave: Option<MessageId>,
-    /// Search terms ([`crate::text::tokens`] of text and title, distinct, one per line), computed
-    /// off the writer thread; empty means the store computes them.
-    #[serde(skip)]
-    pub terms: String,
     /// Names of the standing listening queries the message matched (of its workspace).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub matches: Vec<String>,

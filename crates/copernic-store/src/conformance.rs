@@ -15,7 +15,6 @@ fn msg(source: &str, ext: &str, text: &str, minute: i64) -> Ingested {
         message: m,
         fingerprint: minute as u64,
         wave: None,
-        terms: String::new(),
         matches: Vec::new(),
     }
 }

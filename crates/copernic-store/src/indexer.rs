@@ -16,7 +16,7 @@ use std::thread::JoinHandle;
 
 use rusqlite::{params, Connection};
 
-use crate::search::{terms_of, write_segment};
+use crate::search::{push_field_terms, push_word_terms, terms_of, write_segment};
 use crate::{Result, StoreError};
 
 /// The index file inside the data folder.
@@ -39,9 +39,42 @@ CREATE TABLE IF NOT EXISTS search_meta (
 );
 "#;
 
+/// What the index thread needs of one committed message. Its words are cut into terms on the
+/// index thread: during a bulk import the reader thread is the busiest of the three (parsing,
+/// classifying, fingerprinting) and the index thread the idlest.
+pub struct IndexDoc {
+    seq: i64,
+    title: Option<String>,
+    text: String,
+    /// The `name:value` terms of its fields, already cut: a few short strings that borrow from
+    /// the message.
+    terms: String,
+}
+
+impl IndexDoc {
+    /// The searchable parts of message number `seq`.
+    pub fn of(seq: i64, m: &copernic_core::Message) -> IndexDoc {
+        let mut terms = String::new();
+        push_field_terms(&mut terms, &copernic_core::text::indexed_fields(m));
+        IndexDoc {
+            seq,
+            title: m.title.clone(),
+            text: m.text.clone(),
+            terms,
+        }
+    }
+
+    /// The message number and all its terms, one per line.
+    fn into_terms(self) -> (i64, String) {
+        let mut terms = self.terms;
+        push_word_terms(&mut terms, self.title.as_deref(), &self.text);
+        (self.seq, terms)
+    }
+}
+
 enum Job {
-    /// Index these (message number, terms); numbers ascending, after every earlier job's.
-    Docs(Vec<(i64, String)>),
+    /// Index these messages; numbers ascending, after every earlier job's.
+    Docs(Vec<IndexDoc>),
     /// Answer once every earlier job is committed.
     Flush(SyncSender<Result<(), String>>),
 }
@@ -160,7 +193,7 @@ impl Indexer {
     }
 
     /// Queues committed messages for indexing.
-    pub fn submit(&self, docs: Vec<(i64, String)>) -> Result<()> {
+    pub fn submit(&self, docs: Vec<IndexDoc>) -> Result<()> {
         if docs.is_empty() {
             return Ok(());
         }
@@ -234,7 +267,7 @@ fn run(mut idx: Connection, jobs: Receiver<Job>) {
         };
         match job {
             Job::Docs(docs) => {
-                pending.extend(docs);
+                pending.extend(docs.into_iter().map(IndexDoc::into_terms));
                 if pending.len() >= SEGMENT_DOCS {
                     commit(&mut idx, &mut pending, &mut failed);
                 }

@@ -26,14 +26,24 @@ const MERGE_FANOUT: usize = 8;
 /// `Vec<String>`: one allocation per message instead of one per word.
 pub fn terms_of(title: Option<&str>, text: &str, fields: &[(&str, &str)]) -> String {
     let mut out = String::with_capacity(text.len() + title.map_or(0, str::len) + 16);
+    push_word_terms(&mut out, title, text);
+    push_field_terms(&mut out, fields);
+    out
+}
+
+/// Appends the terms of a text and title to `out`, one per line.
+pub fn push_word_terms(out: &mut String, title: Option<&str>, text: &str) {
     for part in std::iter::once(text).chain(title) {
         let mut words = copernic_core::text::analyze(part);
-        while words.next_into(&mut out).is_some() {
+        while words.next_into(out).is_some() {
             out.push('\n');
         }
     }
-    // Field values as `name:value` terms, so that a listening query's field filters narrow a
-    // back-test through the index too.
+}
+
+/// Appends field values as `name:value` terms, one per line, so that a listening query's field
+/// filters narrow a back-test through the index too.
+pub fn push_field_terms(out: &mut String, fields: &[(&str, &str)]) {
     for (name, value) in fields {
         let term = copernic_core::text::field_term(name, value);
         if term.len() > name.len() + 2 {
@@ -41,16 +51,6 @@ pub fn terms_of(title: Option<&str>, text: &str, fields: &[(&str, &str)]) -> Str
             out.push('\n');
         }
     }
-    out
-}
-
-/// [`terms_of`] a message: its title, text and filterable fields.
-pub fn message_terms(m: &copernic_core::Message) -> String {
-    terms_of(
-        m.title.as_deref(),
-        &m.text,
-        &copernic_core::text::indexed_fields(m),
-    )
 }
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {

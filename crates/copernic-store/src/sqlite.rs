@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use copernic_core::{Author, Ingested, Labels, Message, MessageId, Position, Reject};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 
-use crate::indexer::Indexer;
+use crate::indexer::{IndexDoc, Indexer};
 use crate::rawlog::{RawLog, RawReader};
 use crate::{
     search, Correction, DayCount, FeedState, Fingerprint, MessageQuery, RejectQuery, Result, Stats,
@@ -433,7 +433,6 @@ fn message_from_row(r: &Row<'_>) -> Result<StoredMessage> {
             message,
             fingerprint: r.get::<_, i64>(19)? as u64,
             wave: opt_id(r.get(20)?)?,
-            terms: String::new(),
             matches: Vec::new(),
         },
     })
@@ -465,7 +464,7 @@ impl Store for SqliteStore {
         let tx = conn.transaction()?;
         let mut outcomes = Vec::with_capacity(batch.messages.len());
         let mut inserted: Vec<i64> = Vec::new();
-        let docs: Vec<(i64, String)>;
+        let docs: Vec<IndexDoc>;
         {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO messages (id, workspace, source, external_id, channel, direction, \
@@ -476,7 +475,6 @@ impl Store for SqliteStore {
                    ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23) \
                  ON CONFLICT (id) DO NOTHING",
             )?;
-            let mut computed: Vec<String> = Vec::new();
             for ing in batch.messages {
                 let m = &ing.message;
                 let tags = if m.tags.is_empty() {
@@ -542,9 +540,6 @@ impl Store for SqliteStore {
                     }
                     // Appended only when the row was: a replay adds no bytes.
                     raw_log.append(&m.raw);
-                    if ing.terms.is_empty() {
-                        computed.push(search::message_terms(m));
-                    }
                     inserted.push(tx.last_insert_rowid());
                     outcomes.push(WriteOutcome::Inserted);
                 } else {
@@ -557,21 +552,13 @@ impl Store for SqliteStore {
                 head.execute(params![&id.0[..]])?;
             }
             // What the index thread gets once this transaction is committed.
-            let mut computed = computed.into_iter();
             docs = batch
                 .messages
                 .iter()
                 .zip(&outcomes)
                 .filter(|(_, o)| **o == WriteOutcome::Inserted)
                 .zip(&inserted)
-                .map(|((ing, _), seq)| {
-                    let terms = if ing.terms.is_empty() {
-                        computed.next().unwrap_or_default()
-                    } else {
-                        ing.terms.clone()
-                    };
-                    (*seq, terms)
-                })
+                .map(|((ing, _), seq)| IndexDoc::of(*seq, &ing.message))
                 .collect();
             let mut reject = tx.prepare_cached(
                 "INSERT INTO rejects (workspace, source, position_key, position, field, reason, raw, at) \

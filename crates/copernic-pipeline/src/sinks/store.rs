@@ -4,7 +4,6 @@
 use std::sync::{Arc, Mutex};
 
 use copernic_core::{Ingested, MessageId, Position};
-use copernic_store::search::message_terms;
 use copernic_store::{Store, StoreError, WriteBatch, WriteOutcome};
 use serde::{Deserialize, Serialize};
 
@@ -15,13 +14,13 @@ use crate::transforms::neardup::{fingerprint, NearDup, NearDupConfig};
 use copernic_classify::defaults::Classifier;
 use copernic_listen::Percolator;
 
-/// An item with its pure, per-message work done (fingerprint, search terms), ready to be
-/// written. Preparing is done off the writer thread so parsing and hashing overlap with writing.
+/// An item with its pure, per-message work done (labels, fingerprint, standing queries), ready to
+/// be written. Preparing is done off the writer thread so parsing and hashing overlap with
+/// writing. (Search terms are cut on the index thread: see copernic-store's indexer.)
 #[derive(Debug)]
 pub struct Prepared {
     pub item: Item,
     pub fingerprint: u64,
-    pub terms: String,
     /// Standing queries matched.
     pub matches: Vec<String>,
 }
@@ -64,18 +63,16 @@ impl Prepared {
             // Before percolation: queries filter on sentiment, intent and topics.
             classify::classify(c, m, t.redaction);
         }
-        let (fingerprint, terms, matches) = match &item {
+        let (fingerprint, matches) = match &item {
             Item::Message(m) => (
                 fingerprint(&m.text, t.neardup.min_words),
-                message_terms(m),
                 listen::matches(t.percolator, m),
             ),
-            Item::Reject(_) => (0, String::new(), Vec::new()),
+            Item::Reject(_) => (0, Vec::new()),
         };
         Prepared {
             item,
             fingerprint,
-            terms,
             matches,
         }
     }
@@ -277,7 +274,6 @@ impl Ingestor {
                         message,
                         fingerprint: p.fingerprint,
                         wave: a.wave,
-                        terms: p.terms,
                         matches: p.matches,
                     });
                 }
