@@ -46,8 +46,8 @@ pub struct IndexDoc {
     seq: i64,
     title: Option<String>,
     text: String,
-    /// The `name:value` terms of its fields, already cut: a few short strings that borrow from
-    /// the message.
+    /// The `name:value` terms of its fields (language, channel, labels), cut by the writer: a few
+    /// short terms.
     terms: String,
 }
 

@@ -331,9 +331,9 @@ fn configure(c: &Connection) -> Result<()> {
     c.pragma_update(None, "journal_mode", "WAL")?;
     c.pragma_update(None, "synchronous", "FULL")?;
     c.pragma_update(None, "temp_store", "MEMORY")?;
-    // 32 MiB page cache. A bulk import is no faster with 64 MiB (20.0-20.9 s against 22.2-24.1 s
-    // for a million messages, within the machine's noise) or 256 MiB, and the larger cache alone
-    // took the import's peak memory past 500 MB at two million messages (BENCHMARKS.md).
+    // 32 MiB page cache. A bulk import of a million messages was no faster with 64 MiB or 256 MiB
+    // (within this machine's noise), and 64 MiB took the import's peak memory past 500 MB at two
+    // million messages (BENCHMARKS.md).
     c.pragma_update(None, "cache_size", -32768)?;
     // Checkpoint every 32768 pages (128 MiB of WAL) instead of 1000: the pages of the id index,
     // rewritten many times during a bulk import, are copied to the database once per checkpoint
