@@ -16,6 +16,7 @@
 
 use std::borrow::Cow;
 
+use copernic_core::hash::{fnv1a, FNV_OFFSET, FNV_PRIME};
 use copernic_core::text::{fold_token, is_emoji};
 use serde::{Deserialize, Serialize};
 
@@ -373,25 +374,11 @@ fn starts_with_ci(s: &str, prefix: &str) -> bool {
     s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
 }
 
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-const FNV_PRIME: u64 = 0x0100_0000_01b3;
-
 /// 64-bit FNV-1a-style mixing, seeded per feature family so that a word, a pair and an n-gram
 /// with the same bytes land in different buckets.
 #[inline]
 fn hash_bytes(seed: u64, bytes: &[u8]) -> u64 {
-    avalanche(fnv(seed ^ FNV_OFFSET, bytes))
-}
-
-/// FNV-1a's state after `bytes`, from state `h`: hashing a longer string continues from the state
-/// of its prefix.
-#[inline(always)]
-fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(FNV_PRIME);
-    }
-    h
+    avalanche(fnv1a(seed ^ FNV_OFFSET, bytes))
 }
 
 #[inline(always)]
@@ -540,7 +527,7 @@ fn char_ngrams(
                 .iter_mut()
                 .zip(bounds.windows(2).skip(n - 1))
                 .map(|(h, c)| {
-                    *h = fnv(*h, &gram[c[0]..c[1]]);
+                    *h = fnv1a(*h, &gram[c[0]..c[1]]);
                     *h
                 });
             if n >= min {

@@ -30,6 +30,7 @@
 
 use std::sync::OnceLock;
 
+use copernic_core::hash::{FNV_OFFSET, FNV_PRIME};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use unicode_normalization::UnicodeNormalization;
@@ -384,8 +385,6 @@ fn is_latin(c: char) -> bool {
     c <= '\u{24F}' || ('\u{1E00}'..='\u{1EFF}').contains(&c)
 }
 
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 /// Seed of the whole-word feature, so that it differs from the n-gram of the same bytes.
 const WORD_SEED: u64 = 0x9ae1_6a3b_2f90_404f;
 

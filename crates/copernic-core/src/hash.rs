@@ -60,6 +60,22 @@ pub type FxBuildHasher = BuildHasherDefault<FxHasher>;
 pub type FxHashMap<K, V> = std::collections::HashMap<K, V, FxBuildHasher>;
 pub type FxHashSet<K> = std::collections::HashSet<K, FxBuildHasher>;
 
+/// FNV-1a's starting state. With [`FNV_PRIME`] and [`fnv1a`], the hash of what is kept: model
+/// buckets and near-duplicate fingerprints depend on these numbers, unlike [`FxHasher`]'s.
+pub const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+/// FNV-1a's 64-bit prime.
+pub const FNV_PRIME: u64 = 0x0100_0000_01b3;
+
+/// FNV-1a's state after `bytes`, from state `h` ([`FNV_OFFSET`], possibly seeded): hashing a
+/// longer string can continue from the state of its prefix.
+#[inline(always)]
+pub fn fnv1a(mut h: u64, bytes: &[u8]) -> u64 {
+    for &b in bytes {
+        h = (h ^ u64::from(b)).wrapping_mul(FNV_PRIME);
+    }
+    h
+}
+
 /// The webhook signature Copernic checks on what it receives (`/hooks/{name}`) and puts on what
 /// it sends (the webhook connector): `sha256=` and the hex HMAC-SHA256 of `timestamp "." body`,
 /// or of the body alone without a timestamp.

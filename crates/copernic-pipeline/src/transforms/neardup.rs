@@ -11,7 +11,7 @@
 
 use std::collections::VecDeque;
 
-use copernic_core::hash::FxHashMap;
+use copernic_core::hash::{fnv1a, FxHashMap, FNV_OFFSET, FNV_PRIME};
 
 use copernic_core::text;
 
@@ -186,16 +186,8 @@ fn fold_into(part: &str, out: &mut String) {
 /// FNV-1a with a splitmix64 finish, so every output bit depends on every input byte (SimHash
 /// needs evenly distributed bits).
 fn hash(bytes: &[u8], seed: u64) -> u64 {
-    let mut h = FNV_OFFSET ^ seed;
-    for &b in bytes {
-        h ^= b as u64;
-        h = h.wrapping_mul(FNV_PRIME);
-    }
-    finish(h)
+    finish(fnv1a(FNV_OFFSET ^ seed, bytes))
 }
-
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-const FNV_PRIME: u64 = 0x0100_0000_01b3;
 
 /// [`hash`] of the ASCII-lowercased bytes.
 fn hash_lowercase(bytes: &[u8]) -> u64 {
