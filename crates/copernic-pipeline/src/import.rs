@@ -12,7 +12,7 @@ use chrono::Utc;
 use flate2::bufread::MultiGzDecoder;
 use serde::{Deserialize, Serialize};
 
-use crate::sinks::{Ingestor, ItemOutcome, Prepared, Summary};
+use crate::sinks::{Ingestor, ItemOutcome, Prepared, Spent, Summary};
 use crate::sources::{self, Context, Format, Item, Limits, Mapping, SourceError};
 
 /// How to import files.
@@ -151,6 +151,8 @@ pub fn import_file(
     let parts = ingestor.transform_parts();
     // Four batches in flight at most: the reader runs ahead of the writer, bounded.
     let (tx, rx) = sync_channel::<Vec<Prepared>>(4);
+    // Written batches go back to the reader to be freed there (see `Spent`).
+    let (spent_tx, spent_rx) = std::sync::mpsc::channel::<Spent>();
     let mapping = opts.mapping.clone();
     let spawned = std::thread::Builder::new()
         .name("copernic-read".into())
@@ -165,6 +167,9 @@ pub fn import_file(
                 // made through the API meanwhile is not kept waiting.
                 batch.push(parts.with(|t| Prepared::new(item, t)));
                 if batch.len() >= BATCH {
+                    while let Ok(spent) = spent_rx.try_recv() {
+                        drop(spent);
+                    }
                     receiver_gone = tx
                         .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
                         .is_err();
@@ -190,8 +195,10 @@ pub fn import_file(
                 Err(_) => break,
             }
         }
-        match ingestor.write(batch) {
-            Ok(outcomes) => {
+        match ingestor.write_keeping(batch) {
+            Ok((outcomes, spent)) => {
+                // Once the reader has finished, what it would have freed is freed here.
+                let _ = spent_tx.send(spent);
                 for o in &outcomes {
                     report.summary.add(o);
                     if let ItemOutcome::Rejected {

@@ -16,7 +16,7 @@ use std::thread::JoinHandle;
 
 use rusqlite::{params, Connection};
 
-use crate::search::{push_field_terms, push_word_terms, terms_of, write_segment};
+use crate::search::{write_segment, Postings};
 use crate::{Result, StoreError};
 
 /// The index file inside the data folder.
@@ -39,42 +39,71 @@ CREATE TABLE IF NOT EXISTS search_meta (
 );
 "#;
 
-/// What the index thread needs of one committed message. Its words are cut into terms on the
-/// index thread: during a bulk import the reader thread is the busiest of the three (parsing,
-/// classifying, fingerprinting) and the index thread the idlest.
-pub struct IndexDoc {
-    seq: i64,
-    title: Option<String>,
-    text: String,
-    /// The `name:value` terms of its fields (language, channel, labels), cut by the writer: a few
-    /// short terms.
-    terms: String,
+/// What the index thread needs of committed messages: their numbers, texts, titles and field
+/// terms, packed into one buffer. One allocation per batch rather than three per message: the
+/// writer allocates them and the index thread frees them, and glibc's allocator makes a block
+/// freed on another thread wait for the lock of the arena it came from. Words are cut into terms
+/// on the index thread: during a bulk import the reader and the writer are the busier threads.
+#[derive(Default)]
+pub struct IndexDocs {
+    buf: String,
+    docs: Vec<PackedDoc>,
 }
 
-impl IndexDoc {
-    /// The searchable parts of message number `seq`.
-    pub fn of(seq: i64, m: &copernic_core::Message) -> IndexDoc {
-        let mut terms = String::new();
-        push_field_terms(&mut terms, &copernic_core::text::indexed_fields(m));
-        IndexDoc {
-            seq,
-            title: m.title.clone(),
-            text: m.text.clone(),
-            terms,
+/// One message in [`IndexDocs::buf`]: its text, then its title, then its field terms (one per
+/// line), each part ending where the next begins.
+struct PackedDoc {
+    seq: i64,
+    text_end: usize,
+    title_end: Option<usize>,
+    fields_end: usize,
+}
+
+impl IndexDocs {
+    pub fn with_capacity(docs: usize) -> IndexDocs {
+        IndexDocs {
+            buf: String::with_capacity(docs * 320),
+            docs: Vec::with_capacity(docs),
         }
     }
 
-    /// The message number and all its terms, one per line.
-    fn into_terms(self) -> (i64, String) {
-        let mut terms = self.terms;
-        push_word_terms(&mut terms, self.title.as_deref(), &self.text);
-        (self.seq, terms)
+    /// Adds the searchable parts of message number `seq`.
+    pub fn push(&mut self, seq: i64, m: &copernic_core::Message) {
+        self.buf.push_str(&m.text);
+        let text_end = self.buf.len();
+        let title_end = m.title.as_deref().map(|t| {
+            self.buf.push_str(t);
+            self.buf.len()
+        });
+        Postings::push_field_terms(&mut self.buf, &copernic_core::text::indexed_fields(m));
+        self.docs.push(PackedDoc {
+            seq,
+            text_end,
+            title_end,
+            fields_end: self.buf.len(),
+        });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.docs.is_empty()
+    }
+
+    /// Adds every message to `postings`, in order.
+    fn add_to(&self, postings: &mut Postings) {
+        let mut at = 0;
+        for d in &self.docs {
+            let text = &self.buf[at..d.text_end];
+            let title = d.title_end.map(|end| &self.buf[d.text_end..end]);
+            let fields_start = d.title_end.unwrap_or(d.text_end);
+            postings.add(d.seq, title, text, &self.buf[fields_start..d.fields_end]);
+            at = d.fields_end;
+        }
     }
 }
 
 enum Job {
     /// Index these messages; numbers ascending, after every earlier job's.
-    Docs(Vec<IndexDoc>),
+    Docs(IndexDocs),
     /// Answer once every earlier job is committed.
     Flush(SyncSender<Result<(), String>>),
 }
@@ -112,11 +141,11 @@ pub fn indexed_through(c: &Connection) -> Result<i64> {
     })?)
 }
 
-fn index(c: &mut Connection, docs: &[(i64, String)]) -> Result<()> {
+fn index(c: &mut Connection, postings: &mut Postings) -> Result<()> {
+    let last = postings.last();
     let tx = c.transaction()?;
-    let refs: Vec<(i64, &str)> = docs.iter().map(|(s, t)| (*s, t.as_str())).collect();
-    write_segment(&tx, &refs)?;
-    if let Some((last, _)) = docs.last() {
+    write_segment(&tx, postings)?;
+    if let Some(last) = last {
         tx.execute(
             "INSERT INTO search_meta (key, value) VALUES ('indexed_through', ?1) \
              ON CONFLICT (key) DO UPDATE SET value = MAX(value, excluded.value)",
@@ -130,13 +159,16 @@ fn index(c: &mut Connection, docs: &[(i64, String)]) -> Result<()> {
 /// Indexes the messages of `main` above the index's mark, in chunks.
 fn catch_up(main: &Connection, idx: &mut Connection) -> Result<()> {
     let mut from = indexed_through(idx)?;
+    let mut postings = Postings::default();
+    let mut fields = String::new();
     loop {
-        let docs: Vec<(i64, String)> = {
+        {
             let mut stmt = main.prepare(
                 "SELECT seq, title, text, lang, channel, labels FROM messages \
                  WHERE seq > ?1 ORDER BY seq LIMIT 20000",
             )?;
-            let rows = stmt.query_map(params![from], |r| {
+            let mut rows = stmt.query(params![from])?;
+            while let Some(r) = rows.next()? {
                 let title: Option<String> = r.get(1)?;
                 let text: String = r.get(2)?;
                 // Only what indexed_fields reads; the rest of the message is not needed.
@@ -146,19 +178,16 @@ fn catch_up(main: &Connection, idx: &mut Connection) -> Result<()> {
                 if let Some(l) = r.get::<_, Option<String>>(5)? {
                     m.labels = serde_json::from_str(&l).unwrap_or_default();
                 }
-                let fields = copernic_core::text::indexed_fields(&m);
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    terms_of(title.as_deref(), &text, &fields),
-                ))
-            })?;
-            rows.collect::<std::result::Result<_, _>>()?
-        };
-        let Some((last, _)) = docs.last() else {
+                fields.clear();
+                Postings::push_field_terms(&mut fields, &copernic_core::text::indexed_fields(&m));
+                postings.add(r.get(0)?, title.as_deref(), &text, &fields);
+            }
+        }
+        let Some(last) = postings.last() else {
             return Ok(());
         };
-        from = *last;
-        index(idx, &docs)?;
+        from = last;
+        index(idx, &mut postings)?;
     }
 }
 
@@ -193,7 +222,7 @@ impl Indexer {
     }
 
     /// Queues committed messages for indexing.
-    pub fn submit(&self, docs: Vec<IndexDoc>) -> Result<()> {
+    pub fn submit(&self, docs: IndexDocs) -> Result<()> {
         if docs.is_empty() {
             return Ok(());
         }
@@ -236,21 +265,23 @@ fn run(mut idx: Connection, jobs: Receiver<Job>) {
     // The first failure is kept and reported to every flush: the index is behind until the store
     // is reopened and catches up.
     let mut failed: Option<String> = None;
-    let mut pending: Vec<(i64, String)> = Vec::new();
-    let commit =
-        |idx: &mut Connection, pending: &mut Vec<(i64, String)>, failed: &mut Option<String>| {
-            if pending.is_empty() || failed.is_some() {
-                pending.clear();
-                return;
-            }
-            if let Err(e) = index(idx, pending) {
-                tracing::error!(message = "search indexing failed", error = %e);
-                *failed = Some(format!("search indexing failed: {e}"));
-            }
-            pending.clear();
-        };
+    let mut pending = Postings::default();
+    let commit = |idx: &mut Connection, pending: &mut Postings, failed: &mut Option<String>| {
+        if pending.docs() == 0 {
+            return;
+        }
+        if failed.is_some() {
+            *pending = Postings::default();
+            return;
+        }
+        if let Err(e) = index(idx, pending) {
+            tracing::error!(message = "search indexing failed", error = %e);
+            *failed = Some(format!("search indexing failed: {e}"));
+            *pending = Postings::default();
+        }
+    };
     loop {
-        let job = if pending.is_empty() {
+        let job = if pending.docs() == 0 {
             match jobs.recv() {
                 Ok(job) => job,
                 Err(_) => break,
@@ -267,8 +298,9 @@ fn run(mut idx: Connection, jobs: Receiver<Job>) {
         };
         match job {
             Job::Docs(docs) => {
-                pending.extend(docs.into_iter().map(IndexDoc::into_terms));
-                if pending.len() >= SEGMENT_DOCS {
+                docs.add_to(&mut pending);
+                drop(docs);
+                if pending.docs() >= SEGMENT_DOCS {
                     commit(&mut idx, &mut pending, &mut failed);
                 }
             }

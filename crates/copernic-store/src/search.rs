@@ -21,34 +21,80 @@ use crate::{Result, StoreError};
 /// Segments of the same size tier merged at once.
 const MERGE_FANOUT: usize = 8;
 
-/// The search terms of a message, one per line, repeats included: the segment writer drops
-/// repeats as it adds each message, so they are not hashed twice. One string rather than a
-/// `Vec<String>`: one allocation per message instead of one per word.
-pub fn terms_of(title: Option<&str>, text: &str, fields: &[(&str, &str)]) -> String {
-    let mut out = String::with_capacity(text.len() + title.map_or(0, str::len) + 16);
-    push_word_terms(&mut out, title, text);
-    push_field_terms(&mut out, fields);
-    out
+/// Posting lists gathered in memory for the next segment: each term and the ascending numbers of
+/// the messages that hold it. Words go straight from a message's text into its lists on the index
+/// thread: no per-message term string to build, scan and free.
+#[derive(Default)]
+pub struct Postings {
+    lists: FxHashMap<Box<str>, Vec<i64>>,
+    docs: usize,
+    last: Option<i64>,
+    word: String,
 }
 
-/// Appends the terms of a text and title to `out`, one per line.
-pub fn push_word_terms(out: &mut String, title: Option<&str>, text: &str) {
-    for part in std::iter::once(text).chain(title) {
-        let mut words = copernic_core::text::analyze(part);
-        while words.next_into(out).is_some() {
-            out.push('\n');
+impl Postings {
+    /// Messages gathered.
+    pub fn docs(&self) -> usize {
+        self.docs
+    }
+
+    /// The highest message number gathered.
+    pub fn last(&self) -> Option<i64> {
+        self.last
+    }
+
+    /// Adds message `seq` (above every number added before): the words of its text and title,
+    /// then its `:name:value` field terms (see [`Postings::add_field_terms`]).
+    pub fn add(&mut self, seq: i64, title: Option<&str>, text: &str, field_terms: &str) {
+        self.docs += 1;
+        self.last = Some(seq);
+        let mut word = std::mem::take(&mut self.word);
+        for part in std::iter::once(text).chain(title) {
+            let mut words = copernic_core::text::analyze(part);
+            loop {
+                word.clear();
+                if words.next_into(&mut word).is_none() {
+                    break;
+                }
+                put(&mut self.lists, &word, seq);
+            }
         }
+        self.word = word;
+        for term in field_terms.lines() {
+            put(&mut self.lists, term, seq);
+        }
+    }
+
+    /// Appends the field values of a message as `:name:value` terms, one per line, for
+    /// [`Postings::add`]: a listening query's field filters narrow a back-test through the index.
+    pub fn push_field_terms(out: &mut String, fields: &[(&str, &str)]) {
+        for (name, value) in fields {
+            if copernic_core::text::push_field_term(out, name, value) {
+                out.push('\n');
+            }
+        }
+    }
+
+    /// The lists in term order, leaving this empty for the next segment.
+    fn take_sorted(&mut self) -> Vec<(Box<str>, Vec<i64>)> {
+        self.docs = 0;
+        self.last = None;
+        let mut lists: Vec<_> = self.lists.drain().collect();
+        lists.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        lists
     }
 }
 
-/// Appends field values as `name:value` terms, one per line, so that a listening query's field
-/// filters narrow a back-test through the index too.
-pub fn push_field_terms(out: &mut String, fields: &[(&str, &str)]) {
-    for (name, value) in fields {
-        let term = copernic_core::text::field_term(name, value);
-        if term.len() > name.len() + 2 {
-            out.push_str(&term);
-            out.push('\n');
+/// Adds `seq` to the list of `term`; a word repeated in one message is one posting.
+fn put(lists: &mut FxHashMap<Box<str>, Vec<i64>>, term: &str, seq: i64) {
+    match lists.get_mut(term) {
+        Some(list) => {
+            if list.last() != Some(&seq) {
+                list.push(seq);
+            }
+        }
+        None => {
+            lists.insert(term.into(), vec![seq]);
         }
     }
 }
@@ -101,40 +147,28 @@ pub fn decode(blob: &[u8], out: &mut Vec<i64>) -> Result<()> {
     Ok(())
 }
 
-/// Adds one segment for `docs` (message number and its terms, numbers ascending) and merges
-/// segments whose tier is full. Runs inside the caller's transaction: a crash keeps the
-/// messages and their index together or neither.
-pub fn write_segment(tx: &Transaction<'_>, docs: &[(i64, &str)]) -> Result<()> {
-    if docs.is_empty() {
+/// Writes what `postings` gathered as one segment (leaving it empty) and merges segments whose
+/// tier is full. Runs inside the caller's transaction: a crash keeps the messages and their
+/// index together or neither.
+pub fn write_segment(tx: &Transaction<'_>, postings: &mut Postings) -> Result<()> {
+    let docs = postings.docs();
+    if docs == 0 {
         return Ok(());
     }
-    // A hash map, sorted once at the end: millions of term occurrences per import make ordered-map
-    // string comparisons the writer's largest cost otherwise.
-    let mut postings: FxHashMap<&str, Vec<i64>> = FxHashMap::default();
-    for (seq, terms) in docs {
-        for t in terms.lines() {
-            let list = postings.entry(t).or_default();
-            // A word repeated in one message is one posting.
-            if list.last() != Some(seq) {
-                list.push(*seq);
-            }
-        }
-    }
-    let mut postings: Vec<(&str, Vec<i64>)> = postings.into_iter().collect();
     // Inserting in key order appends to the b-tree instead of splitting pages all over it.
-    postings.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let lists = postings.take_sorted();
     let segment = next_segment(tx)?;
     {
         let mut insert = tx.prepare_cached(
             "INSERT INTO search_postings (term, segment, docs) VALUES (?1, ?2, ?3)",
         )?;
-        for (term, seqs) in &postings {
-            insert.execute(params![term, segment, encode(seqs)])?;
+        for (term, seqs) in &lists {
+            insert.execute(params![&**term, segment, encode(seqs)])?;
         }
     }
     tx.execute(
         "INSERT INTO search_segments (segment, docs) VALUES (?1, ?2)",
-        params![segment, docs.len() as i64],
+        params![segment, docs as i64],
     )?;
     merge_full_tiers(tx)
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use copernic_core::{Author, Ingested, Labels, Message, MessageId, Position, Reject};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 
-use crate::indexer::{IndexDoc, Indexer};
+use crate::indexer::{IndexDocs, Indexer};
 use crate::rawlog::{RawLog, RawReader};
 use crate::{
     search, Correction, DayCount, FeedState, Fingerprint, MessageQuery, RejectQuery, Result, Stats,
@@ -367,6 +367,13 @@ pub(crate) fn migrate_with(c: &mut Connection, migrations: &[&str]) -> Result<()
     Ok(())
 }
 
+/// `value` as JSON in `buf` (cleared first).
+fn json_into<'b>(buf: &'b mut Vec<u8>, value: &impl serde::Serialize) -> Result<&'b str> {
+    buf.clear();
+    serde_json::to_writer(&mut *buf, value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    std::str::from_utf8(buf).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
 fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
@@ -464,7 +471,7 @@ impl Store for SqliteStore {
         let tx = conn.transaction()?;
         let mut outcomes = Vec::with_capacity(batch.messages.len());
         let mut inserted: Vec<i64> = Vec::new();
-        let docs: Vec<IndexDoc>;
+        let mut docs = IndexDocs::with_capacity(batch.messages.len());
         {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO messages (id, workspace, source, external_id, channel, direction, \
@@ -475,23 +482,19 @@ impl Store for SqliteStore {
                    ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23) \
                  ON CONFLICT (id) DO NOTHING",
             )?;
+            // Reused for every row: one JSON buffer each, not a new string per message.
+            let (mut tags_json, mut labels_json) = (Vec::new(), Vec::new());
             for ing in batch.messages {
                 let m = &ing.message;
                 let tags = if m.tags.is_empty() {
                     None
                 } else {
-                    Some(
-                        serde_json::to_string(&m.tags)
-                            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                    )
+                    Some(json_into(&mut tags_json, &m.tags)?)
                 };
                 let labels = if m.labels.is_empty() {
                     None
                 } else {
-                    Some(
-                        serde_json::to_string(&m.labels)
-                            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                    )
+                    Some(json_into(&mut labels_json, &m.labels)?)
                 };
                 let changed = insert.execute(params![
                     &m.id.0[..],
@@ -552,14 +555,15 @@ impl Store for SqliteStore {
                 head.execute(params![&id.0[..]])?;
             }
             // What the index thread gets once this transaction is committed.
-            docs = batch
+            for ((ing, _), seq) in batch
                 .messages
                 .iter()
                 .zip(&outcomes)
                 .filter(|(_, o)| **o == WriteOutcome::Inserted)
                 .zip(&inserted)
-                .map(|((ing, _), seq)| IndexDoc::of(*seq, &ing.message))
-                .collect();
+            {
+                docs.push(*seq, &ing.message);
+            }
             let mut reject = tx.prepare_cached(
                 "INSERT INTO rejects (workspace, source, position_key, position, field, reason, raw, at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \

@@ -2,4 +2,4 @@
 
 pub mod store;
 
-pub use store::{Ingestor, ItemOutcome, Prepared, Summary};
+pub use store::{Ingestor, ItemOutcome, Prepared, Spent, Summary};

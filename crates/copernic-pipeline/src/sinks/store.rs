@@ -258,6 +258,15 @@ impl Ingestor {
 
     /// Writes prepared items in one transaction; one outcome per item, in order.
     pub fn write(&self, items: Vec<Prepared>) -> Result<Vec<ItemOutcome>, StoreError> {
+        self.write_keeping(items).map(|(outcomes, _spent)| outcomes)
+    }
+
+    /// [`Ingestor::write`], handing back what was written so that the thread that allocated it
+    /// can free it (see [`Spent`]).
+    pub fn write_keeping(
+        &self,
+        items: Vec<Prepared>,
+    ) -> Result<(Vec<ItemOutcome>, Spent), StoreError> {
         let mut neardup = self.lock();
         let mut messages = Vec::with_capacity(items.len());
         let mut rejects = Vec::new();
@@ -289,7 +298,7 @@ impl Ingestor {
             wave_heads: &heads,
         })?;
         drop(neardup);
-        Ok(order
+        let outcomes = order
             .into_iter()
             .map(|o| match o {
                 Ok(i) => {
@@ -312,6 +321,18 @@ impl Ingestor {
                     }
                 }
             })
-            .collect())
+            .collect();
+        Ok((outcomes, Spent { messages, rejects }))
     }
+}
+
+/// Written messages and rejects, to be dropped. A bulk import parses on one thread and writes on
+/// another; glibc's allocator frees a block into the arena of the thread that allocated it, under
+/// that arena's lock, so freeing millions of small strings on the writer fought the reader for
+/// its lock (a tenth of the writer's time went to `free`). The import sends them back instead.
+pub struct Spent {
+    #[allow(dead_code)] // Held only to be dropped where it was allocated.
+    messages: Vec<Ingested>,
+    #[allow(dead_code)]
+    rejects: Vec<copernic_core::Reject>,
 }
