@@ -48,49 +48,67 @@ impl Default for NearDupConfig {
 const MAX_WORDS: usize = 256;
 
 /// The fingerprint of `text`, or 0 when it is too short to be compared (0 means "none").
+///
+/// Words are what `split_whitespace` gives, cut into parts at every character that is not a
+/// letter or digit; each part is folded and hashed. One pass over the bytes does all of it for
+/// ASCII (most words): no char decoding, no copy. A word with other characters is finished by
+/// [`add_parts`] from the part in progress on, which cuts and hashes ASCII parts the same way.
 pub fn fingerprint(text: &str, min_words: usize) -> u64 {
     let mut shingles = Shingles::default();
     let mut word = String::new();
-    'outer: for raw in text.split_whitespace() {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    'words: while i < bytes.len() {
+        let b = bytes[i];
+        if b < 0x80 {
+            if is_blank(b) {
+                i += 1;
+                continue;
+            }
+        } else if let Some(c) = text[i..].chars().next() {
+            if c.is_whitespace() {
+                i += c.len_utf8();
+                continue;
+            }
+        }
         // URLs, @mentions and bare numbers are what bots vary between copies: leave them out.
-        if is_link_or_mention(raw) {
+        if is_link_or_mention(&bytes[i..]) {
+            i = word_end(text, i);
             continue;
         }
-        if raw.is_ascii() {
-            // Most words: split, lowercase and hash in one pass over the bytes, no copy.
-            let mut h = FNV_OFFSET;
-            let mut len = 0usize;
-            let mut digits = true;
-            for &b in raw.as_bytes() {
-                if b.is_ascii_alphanumeric() {
-                    h = (h ^ b.to_ascii_lowercase() as u64).wrapping_mul(FNV_PRIME);
-                    len += 1;
-                    digits &= b.is_ascii_digit();
-                } else if len > 0 {
+        let (mut h, mut len, mut digits, mut part_start) = (FNV_OFFSET, 0usize, true, i);
+        while let Some(&b) = bytes.get(i) {
+            if b >= 0x80 {
+                let from = if len > 0 { part_start } else { i };
+                let end = word_end(text, i);
+                if add_parts(&text[from..end], &mut shingles, &mut word) {
+                    break 'words;
+                }
+                i = end;
+                continue 'words;
+            }
+            if b.is_ascii_alphanumeric() {
+                if len == 0 {
+                    part_start = i;
+                }
+                h = (h ^ b.to_ascii_lowercase() as u64).wrapping_mul(FNV_PRIME);
+                len += 1;
+                digits &= b.is_ascii_digit();
+            } else {
+                if len > 0 {
                     if !digits && shingles.add(finish(h)) {
-                        break 'outer;
+                        break 'words;
                     }
                     (h, len, digits) = (FNV_OFFSET, 0, true);
                 }
+                if is_blank(b) {
+                    break;
+                }
             }
-            if len > 0 && !digits && shingles.add(finish(h)) {
-                break 'outer;
-            }
-            continue;
+            i += 1;
         }
-        for part in raw.split(|c: char| !c.is_alphanumeric()) {
-            if part.is_empty() || part.bytes().all(|b| b.is_ascii_digit()) {
-                continue;
-            }
-            let h = if part.is_ascii() {
-                hash_lowercase(part.as_bytes())
-            } else {
-                fold_into(part, &mut word);
-                hash(word.as_bytes(), 0)
-            };
-            if shingles.add(h) {
-                break 'outer;
-            }
+        if len > 0 && !digits && shingles.add(finish(h)) {
+            break;
         }
     }
     if shingles.words < min_words.max(1) {
@@ -98,6 +116,39 @@ pub fn fingerprint(text: &str, min_words: usize) -> u64 {
     }
     // 0 is reserved for "no fingerprint".
     shingles.counts.majority().max(1)
+}
+
+/// ASCII whitespace as `char::is_whitespace` has it (vertical tab included).
+#[inline]
+fn is_blank(b: u8) -> bool {
+    matches!(b, b'\t'..=b'\r' | b' ')
+}
+
+/// Where the word starting at byte `from` of `text` ends.
+fn word_end(text: &str, from: usize) -> usize {
+    text[from..]
+        .find(char::is_whitespace)
+        .map_or(text.len(), |k| from + k)
+}
+
+/// Adds the parts of `word` (any characters) to `shingles`; true once the text has had
+/// [`MAX_WORDS`] words.
+fn add_parts(word: &str, shingles: &mut Shingles, folded: &mut String) -> bool {
+    for part in word.split(|c: char| !c.is_alphanumeric()) {
+        if part.is_empty() || part.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let h = if part.is_ascii() {
+            hash_lowercase(part.as_bytes())
+        } else {
+            fold_into(part, folded);
+            hash(folded.as_bytes(), 0)
+        };
+        if shingles.add(h) {
+            return true;
+        }
+    }
+    false
 }
 
 /// The words of a text and the pairs of consecutive words, counted bit by bit.
@@ -168,13 +219,15 @@ impl BitCounts {
     }
 }
 
-/// `@mention`, `http…` and `www.…` words, in any case (bots shout: `HTTPS://T.CO/…`).
-fn is_link_or_mention(word: &str) -> bool {
-    let starts = |prefix: &str| {
-        word.get(..prefix.len())
+/// Whether the word at the start of `rest` is an `@mention`, `http…` or `www.…`, in any case
+/// (bots shout: `HTTPS://T.CO/…`). The bytes after the word cannot complete a prefix: they are
+/// blanks or the text's end.
+fn is_link_or_mention(rest: &[u8]) -> bool {
+    let starts = |prefix: &[u8]| {
+        rest.get(..prefix.len())
             .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
     };
-    word.starts_with('@') || starts("http") || starts("www.")
+    rest.first() == Some(&b'@') || starts(b"http") || starts(b"www.")
 }
 
 /// Case- and accent-folds `part` into `out`.
@@ -459,7 +512,7 @@ mod tests {
         let mut shingles = Shingles::default();
         let mut word = String::new();
         for raw in text.split_whitespace() {
-            if is_link_or_mention(raw) {
+            if is_link_or_mention(raw.as_bytes()) {
                 continue;
             }
             for part in raw.split(|c: char| !c.is_alphanumeric()) {
@@ -498,9 +551,11 @@ mod tests {
             }
         }
         // Random strings over a small alphabet of tricky characters.
-        let alphabet: Vec<char> = "aZ9 -_.@é\u{a0}\t'ÀwhtpW:/".chars().collect();
+        let alphabet: Vec<char> = "aZ9 -_.@é\u{a0}\t'ÀwhtpW:/\u{b}\u{85}\u{2019}"
+            .chars()
+            .collect();
         let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        for _ in 0..3000 {
+        for _ in 0..10_000 {
             let mut t = String::new();
             for _ in 0..(state % 60) {
                 state = finish(state.wrapping_add(0x9e37_79b9_7f4a_7c15));
