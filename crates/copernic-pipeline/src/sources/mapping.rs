@@ -492,14 +492,17 @@ pub fn to_message(
     let channel = text_of(Field::Channel)?
         .or_else(|| mapping.channel.clone())
         .unwrap_or_else(|| "import".to_string());
-    let mut m = ctx.message(&external_id, &channel, text);
+    let mut m = ctx.message(external_id, channel, text);
     m.title = title;
     m.raw = raw.to_vec();
     m.author.handle = text_of(Field::Author)?;
     m.author.id = text_of(Field::AuthorId)?;
     m.author.name = text_of(Field::AuthorName)?;
     m.url = text_of(Field::Url)?;
-    m.lang = text_of(Field::Lang)?.map(|l| l.to_ascii_lowercase());
+    m.lang = text_of(Field::Lang)?.map(|mut l| {
+        l.make_ascii_lowercase();
+        l
+    });
     if let Some((path, v)) = find(Field::CreatedAt) {
         let parsed = match &*v {
             Value::Number(n) => n.as_i64().and_then(text::unix_to_datetime),

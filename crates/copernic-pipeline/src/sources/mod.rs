@@ -107,12 +107,35 @@ impl Context {
     }
 
     /// A message of this context's source and workspace, received now.
-    pub fn message(&self, external_id: &str, channel: &str, text: String) -> Message {
-        let mut m = Message::new(&self.source, external_id, channel, text);
-        m.workspace = self.workspace.clone();
-        m.received_at = self.received_at;
-        m.created_at = self.received_at;
-        m
+    pub fn message(
+        &self,
+        external_id: impl Into<String>,
+        channel: impl Into<String>,
+        text: String,
+    ) -> Message {
+        // Built field by field rather than by `Message::new` and then overwritten: a bulk import
+        // makes a million of these, and each overwritten string is an allocation and a free.
+        let external_id = external_id.into();
+        Message {
+            id: copernic_core::MessageId::derive(&self.source, &external_id),
+            workspace: self.workspace.clone(),
+            source: self.source.clone(),
+            external_id,
+            channel: channel.into(),
+            direction: copernic_core::Direction::Inbound,
+            author: Default::default(),
+            thread_id: None,
+            in_reply_to: None,
+            title: None,
+            text,
+            created_at: self.received_at,
+            received_at: self.received_at,
+            url: None,
+            lang: None,
+            tags: Vec::new(),
+            labels: Default::default(),
+            raw: Vec::new(),
+        }
     }
 }
 
