@@ -22,7 +22,8 @@ pub struct Redaction(pub bool);
 
 /// Classifies `m` in place.
 pub fn classify(c: &Classifier, m: &mut Message, redaction: Redaction) {
-    let result = SCRATCH.with(|s| {
+    // Its strings are moved into the message, not copied: a million messages, several each.
+    let mut result = SCRATCH.with(|s| {
         let mut s = s.borrow_mut();
         c.classify(
             &m.text,
@@ -34,22 +35,26 @@ pub fn classify(c: &Classifier, m: &mut Message, redaction: Redaction) {
         )
     });
     if m.lang.is_none() {
-        m.lang = result.lang.clone();
+        m.lang = result.lang.take();
     }
     let l = &mut m.labels;
     if l.sentiment.is_none() {
-        l.sentiment = Some(result.sentiment.label.clone());
+        l.sentiment = Some(std::mem::take(&mut result.sentiment.label));
         l.sentiment_score = Some(result.sentiment.score);
     }
     if l.intent.is_none() {
-        l.intent = Some(result.intent.label.clone());
+        l.intent = Some(std::mem::take(&mut result.intent.label));
         l.intent_score = Some(result.intent.score);
     }
     if l.topics.is_empty() {
-        l.topics = result.topics.iter().map(|t| t.label.clone()).collect();
+        l.topics = result
+            .topics
+            .iter_mut()
+            .map(|t| std::mem::take(&mut t.label))
+            .collect();
     }
     l.urgency = Some(result.urgency);
-    l.urgency_reasons = result.urgency_reasons.clone();
+    l.urgency_reasons = std::mem::take(&mut result.urgency_reasons);
     let mut kinds: Vec<String> = result
         .pii
         .iter()
