@@ -999,7 +999,7 @@ fn to_item(
     } else {
         body
     };
-    let mut m = ctx.message(&external_id(&fields, raw), dialect.channel(), text);
+    let mut m = ctx.message(external_id(&fields, raw), dialect.channel(), text);
     m.url = item_url(&fields);
     m.title = fields.title;
     m.created_at = created_at;
