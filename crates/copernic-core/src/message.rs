@@ -212,13 +212,33 @@ pub struct Message {
 impl Message {
     /// A message with the required parts; every optional part empty.
     pub fn new(source: &str, external_id: &str, channel: &str, text: String) -> Message {
-        let now = Utc::now();
+        Message::received(
+            DEFAULT_WORKSPACE.to_string(),
+            source.to_string(),
+            external_id.to_string(),
+            channel.to_string(),
+            text,
+            Utc::now(),
+        )
+    }
+
+    /// [`Message::new`] in `workspace`, received (and, until a source says otherwise, created)
+    /// at `now`, taking its strings as they are: sources build a million of these in a bulk
+    /// import, and no string is made to be replaced.
+    pub fn received(
+        workspace: String,
+        source: String,
+        external_id: String,
+        channel: String,
+        text: String,
+        now: DateTime<Utc>,
+    ) -> Message {
         Message {
-            id: MessageId::derive(source, external_id),
-            workspace: DEFAULT_WORKSPACE.to_string(),
-            source: source.to_string(),
-            external_id: external_id.to_string(),
-            channel: channel.to_string(),
+            id: MessageId::derive(&source, &external_id),
+            workspace,
+            source,
+            external_id,
+            channel,
             direction: Direction::Inbound,
             author: Author::default(),
             thread_id: None,

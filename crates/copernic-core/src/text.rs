@@ -441,18 +441,14 @@ pub fn field_term(field: &str, value: &str) -> String {
 /// digits: languages, channels, labels) are copied as they are: the index writes several per
 /// message, and folding each through fresh strings cost a twentieth of the store thread.
 pub fn push_field_term(out: &mut String, field: &str, value: &str) -> bool {
-    if !value.is_empty()
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-    {
-        out.push(':');
-        out.push_str(field);
-        out.push(':');
-        out.push_str(value);
-        return true;
-    }
-    let v = field_value(field, value);
+    let normal = value
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    let v = if normal {
+        std::borrow::Cow::Borrowed(value)
+    } else {
+        std::borrow::Cow::Owned(field_value(field, value))
+    };
     if v.is_empty() {
         return false;
     }

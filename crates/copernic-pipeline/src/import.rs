@@ -167,9 +167,7 @@ pub fn import_file(
                 // made through the API meanwhile is not kept waiting.
                 batch.push(parts.with(|t| Prepared::new(item, t)));
                 if batch.len() >= BATCH {
-                    while let Ok(spent) = spent_rx.try_recv() {
-                        drop(spent);
-                    }
+                    spent_rx.try_iter().for_each(drop);
                     receiver_gone = tx
                         .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
                         .is_err();

@@ -61,6 +61,8 @@ struct PackedDoc {
 
 impl IndexDocs {
     pub fn with_capacity(docs: usize) -> IndexDocs {
+        // Room for a typical social message's text and field terms (about 300 bytes): a bulk
+        // import's buffer is allocated once per commit, not grown.
         IndexDocs {
             buf: String::with_capacity(docs * 320),
             docs: Vec::with_capacity(docs),

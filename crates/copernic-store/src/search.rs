@@ -46,7 +46,7 @@ impl Postings {
     }
 
     /// Adds message `seq` (above every number added before): the words of its text and title,
-    /// then its `:name:value` field terms (see [`Postings::add_field_terms`]).
+    /// then its `:name:value` field terms, one per line (see [`Postings::push_field_terms`]).
     pub fn add(&mut self, seq: i64, title: Option<&str>, text: &str, field_terms: &str) {
         self.docs += 1;
         self.last = Some(seq);

@@ -113,29 +113,14 @@ impl Context {
         channel: impl Into<String>,
         text: String,
     ) -> Message {
-        // Built field by field rather than by `Message::new` and then overwritten: a bulk import
-        // makes a million of these, and each overwritten string is an allocation and a free.
-        let external_id = external_id.into();
-        Message {
-            id: copernic_core::MessageId::derive(&self.source, &external_id),
-            workspace: self.workspace.clone(),
-            source: self.source.clone(),
-            external_id,
-            channel: channel.into(),
-            direction: copernic_core::Direction::Inbound,
-            author: Default::default(),
-            thread_id: None,
-            in_reply_to: None,
-            title: None,
+        Message::received(
+            self.workspace.clone(),
+            self.source.clone(),
+            external_id.into(),
+            channel.into(),
             text,
-            created_at: self.received_at,
-            received_at: self.received_at,
-            url: None,
-            lang: None,
-            tags: Vec::new(),
-            labels: Default::default(),
-            raw: Vec::new(),
-        }
+            self.received_at,
+        )
     }
 }
 
