@@ -44,10 +44,9 @@ pub struct FileReport {
 
 /// Records per batch handed from the reader to the writer.
 const BATCH: usize = 4096;
-/// Records per write transaction, at most: the writer groups the batches that are waiting.
-/// Every commit costs a WAL sync point and a hand-over to the index thread, so fewer, larger
-/// commits import faster (8,192 took 23.7 s for a million messages where 32,768 took 19.7 s);
-/// a crash redoes at most this many, and replays deduplicate.
+/// Records per `write` call, at most: the writer takes the batches that are waiting in one call.
+/// (How many records a transaction holds is the store's business: `copernic import` sets
+/// `SqliteStore::set_group_commit`.)
 const MAX_TRANSACTION: usize = 32_768;
 /// How many rejects a report quotes.
 const QUOTED_REJECTS: usize = 5;

@@ -120,6 +120,18 @@ pub struct SqliteStore {
     raw_reader: RawReader,
     /// Whether commits wait for the disk (see `set_sync_on_commit`).
     sync_full: std::sync::atomic::AtomicBool,
+    /// Rows a write transaction gathers before it commits (see `set_group_commit`); 0: every
+    /// write commits.
+    group_rows: std::sync::atomic::AtomicUsize,
+    /// The write transaction left open by `write` while grouping. Locked after `writer`.
+    open: Mutex<Option<OpenWrite>>,
+}
+
+/// What a grouped write transaction holds until it commits.
+struct OpenWrite {
+    rows: usize,
+    /// Indexed once committed: the index never names a message a rollback could remove.
+    docs: IndexDocs,
 }
 
 /// What only a writing process has: the index thread, the payload log, and the folder's lock.
@@ -177,6 +189,8 @@ impl SqliteStore {
             }),
             raw_reader,
             sync_full: std::sync::atomic::AtomicBool::new(true),
+            group_rows: std::sync::atomic::AtomicUsize::new(0),
+            open: Mutex::new(None),
         })
     }
 
@@ -212,6 +226,8 @@ impl SqliteStore {
             writing: None,
             raw_reader,
             sync_full: std::sync::atomic::AtomicBool::new(true),
+            group_rows: std::sync::atomic::AtomicUsize::new(0),
+            open: Mutex::new(None),
         })
     }
 
@@ -225,9 +241,61 @@ impl SqliteStore {
     /// HTTP client that was told "accepted" and will not send again.
     pub fn set_sync_on_commit(&self, full: bool) -> Result<()> {
         let level = if full { "FULL" } else { "NORMAL" };
-        lock(&self.writer).pragma_update(None, "synchronous", level)?;
+        self.writer()?.pragma_update(None, "synchronous", level)?;
         self.sync_full
             .store(full, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Lets one write transaction gather `rows` rows over several `write` calls before it
+    /// commits (0, the default: every `write` commits). For bulk imports: the id index's pages,
+    /// which random ids spread over the whole index, are written to the WAL once per commit, so
+    /// fewer commits write far fewer bytes (BENCHMARKS.md). Until the commit, written rows are
+    /// invisible to other processes and not yet searchable; `flush`, any other write or read and
+    /// dropping the store commit them. A failed write rolls back every row since the last commit: the
+    /// caller must then treat them all as not written (an import stops, and its replay
+    /// deduplicates). Reads through this store commit the open group first.
+    pub fn set_group_commit(&self, rows: usize) -> Result<()> {
+        self.commit_open()?;
+        self.group_rows
+            .store(rows, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The writer connection, with any grouped write committed first: other statements never
+    /// run inside an import's open transaction.
+    fn writer(&self) -> Result<std::sync::MutexGuard<'_, Connection>> {
+        let conn = lock(&self.writer);
+        let open = lock(&self.open).take();
+        if let Some(open) = open {
+            self.commit(&conn, open)?;
+        }
+        Ok(conn)
+    }
+
+    /// Commits the grouped write transaction, if one is open.
+    fn commit_open(&self) -> Result<()> {
+        self.writer().map(drop)
+    }
+
+    /// Commits the open write transaction: payloads first, then the rows, then the index hears
+    /// of them. On failure everything since the last commit is rolled back.
+    fn commit(&self, conn: &Connection, open: OpenWrite) -> Result<()> {
+        let writing = self.writing()?;
+        let mut raw_log = lock(&writing.raw_log);
+        // The payloads reach the file before the rows that point at them commit.
+        let committed = raw_log
+            .flush(self.sync_full.load(std::sync::atomic::Ordering::Relaxed))
+            .and_then(|()| Ok(conn.execute_batch("COMMIT")?));
+        if let Err(e) = committed {
+            raw_log.discard();
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(e);
+        }
+        // Still under the writer lock: the index receives messages in commit order.
+        if !open.docs.is_empty() {
+            writing.indexer.submit(open.docs)?;
+        }
         Ok(())
     }
 
@@ -239,7 +307,7 @@ impl SqliteStore {
     /// SQLite's integrity check of both files, and a check of every posting list: the problems found, none when sound.
     pub fn integrity_check(&self) -> Result<Vec<String>> {
         let (mut problems, max_seq) = {
-            let conn = lock(&self.writer);
+            let conn = self.writer()?;
             let mut stmt = conn.prepare("PRAGMA integrity_check")?;
             let problems: Vec<String> = stmt
                 .query_map([], |r| r.get::<_, String>(0))?
@@ -292,6 +360,10 @@ impl SqliteStore {
     }
 
     fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        // Read-your-writes within the process: a grouped write still open commits first.
+        if lock(&self.open).is_some() {
+            self.commit_open()?;
+        }
         let conn = match lock(&self.readers).pop() {
             Some(c) => c,
             None => {
@@ -463,17 +535,27 @@ fn query_messages(
     Ok(out)
 }
 
-impl Store for SqliteStore {
-    fn write(&self, batch: &WriteBatch<'_>) -> Result<Vec<WriteOutcome>> {
-        let mut conn = lock(&self.writer);
-        let writing = self.writing()?;
-        let mut raw_log = lock(&writing.raw_log);
-        let tx = conn.transaction()?;
-        let mut outcomes = Vec::with_capacity(batch.messages.len());
-        let mut inserted: Vec<i64> = Vec::new();
-        let mut docs = IndexDocs::with_capacity(batch.messages.len());
-        {
-            let mut insert = tx.prepare_cached(
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        // A grouped write still open is committed, not rolled back by closing the connection.
+        if let Err(e) = self.writer() {
+            eprintln!("copernic: the last writes could not be committed: {e}");
+        }
+    }
+}
+
+/// Inserts `batch` inside the writer's open transaction, appending payloads to `raw_log` and
+/// the inserted messages' searchable parts to `docs`.
+fn write_rows(
+    tx: &Connection,
+    raw_log: &mut RawLog,
+    batch: &WriteBatch<'_>,
+    docs: &mut IndexDocs,
+) -> Result<Vec<WriteOutcome>> {
+    let mut outcomes = Vec::with_capacity(batch.messages.len());
+    let mut inserted: Vec<i64> = Vec::new();
+    {
+        let mut insert = tx.prepare_cached(
                 "INSERT INTO messages (id, workspace, source, external_id, channel, direction, \
                  author_id, author_handle, author_name, thread_id, in_reply_to, title, text, \
                  created_at, received_at, url, lang, tags, fingerprint, wave, raw_offset, raw_len, labels) \
@@ -482,124 +564,166 @@ impl Store for SqliteStore {
                    ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23) \
                  ON CONFLICT (id) DO NOTHING",
             )?;
-            // Reused for every row: one JSON buffer each, not a new string per message.
-            let (mut tags_json, mut labels_json) = (Vec::new(), Vec::new());
-            for ing in batch.messages {
-                let m = &ing.message;
-                let tags = if m.tags.is_empty() {
-                    None
-                } else {
-                    Some(json_into(&mut tags_json, &m.tags)?)
-                };
-                let labels = if m.labels.is_empty() {
-                    None
-                } else {
-                    Some(json_into(&mut labels_json, &m.labels)?)
-                };
-                let changed = insert.execute(params![
-                    &m.id.0[..],
-                    m.workspace,
-                    m.source,
-                    m.external_id,
-                    m.channel,
-                    m.direction.as_str(),
-                    m.author.id,
-                    m.author.handle,
-                    m.author.name,
-                    m.thread_id.as_ref().map(|t| &t.0[..]),
-                    m.in_reply_to.as_ref().map(|t| &t.0[..]),
-                    m.title,
-                    m.text,
-                    ms(m.created_at),
-                    ms(m.received_at),
-                    m.url,
-                    m.lang,
-                    tags,
-                    ing.fingerprint as i64,
-                    ing.wave.as_ref().map(|w| &w.0[..]),
-                    raw_log.next_offset() as i64,
-                    m.raw.len() as i64,
-                    labels,
-                ])?;
-                if changed == 1 {
-                    if !ing.matches.is_empty() {
-                        let seq = tx.last_insert_rowid();
-                        let mut query_id = tx.prepare_cached(
-                            "SELECT id FROM queries WHERE workspace = ?1 AND name = ?2",
-                        )?;
-                        let mut put = tx.prepare_cached(
-                            "INSERT OR IGNORE INTO query_matches (query_id, message_seq, at) \
+        // Reused for every row: one JSON buffer each, not a new string per message.
+        let (mut tags_json, mut labels_json) = (Vec::new(), Vec::new());
+        for ing in batch.messages {
+            let m = &ing.message;
+            let tags = if m.tags.is_empty() {
+                None
+            } else {
+                Some(json_into(&mut tags_json, &m.tags)?)
+            };
+            let labels = if m.labels.is_empty() {
+                None
+            } else {
+                Some(json_into(&mut labels_json, &m.labels)?)
+            };
+            let changed = insert.execute(params![
+                &m.id.0[..],
+                m.workspace,
+                m.source,
+                m.external_id,
+                m.channel,
+                m.direction.as_str(),
+                m.author.id,
+                m.author.handle,
+                m.author.name,
+                m.thread_id.as_ref().map(|t| &t.0[..]),
+                m.in_reply_to.as_ref().map(|t| &t.0[..]),
+                m.title,
+                m.text,
+                ms(m.created_at),
+                ms(m.received_at),
+                m.url,
+                m.lang,
+                tags,
+                ing.fingerprint as i64,
+                ing.wave.as_ref().map(|w| &w.0[..]),
+                raw_log.next_offset() as i64,
+                m.raw.len() as i64,
+                labels,
+            ])?;
+            if changed == 1 {
+                if !ing.matches.is_empty() {
+                    let seq = tx.last_insert_rowid();
+                    let mut query_id = tx.prepare_cached(
+                        "SELECT id FROM queries WHERE workspace = ?1 AND name = ?2",
+                    )?;
+                    let mut put = tx.prepare_cached(
+                        "INSERT OR IGNORE INTO query_matches (query_id, message_seq, at) \
                              VALUES (?1, ?2, ?3)",
-                        )?;
-                        for name in &ing.matches {
-                            // A query removed since the message was matched is skipped.
-                            let id: Option<i64> = query_id
-                                .query_row(params![m.workspace, name], |r| r.get(0))
-                                .optional()?;
-                            if let Some(id) = id {
-                                put.execute(params![id, seq, ms(m.created_at)])?;
-                            }
+                    )?;
+                    for name in &ing.matches {
+                        // A query removed since the message was matched is skipped.
+                        let id: Option<i64> = query_id
+                            .query_row(params![m.workspace, name], |r| r.get(0))
+                            .optional()?;
+                        if let Some(id) = id {
+                            put.execute(params![id, seq, ms(m.created_at)])?;
                         }
                     }
-                    // Appended only when the row was: a replay adds no bytes.
-                    raw_log.append(&m.raw);
-                    inserted.push(tx.last_insert_rowid());
-                    outcomes.push(WriteOutcome::Inserted);
-                } else {
-                    outcomes.push(WriteOutcome::Duplicate);
                 }
+                // Appended only when the row was: a replay adds no bytes.
+                raw_log.append(&m.raw);
+                inserted.push(tx.last_insert_rowid());
+                outcomes.push(WriteOutcome::Inserted);
+            } else {
+                outcomes.push(WriteOutcome::Duplicate);
             }
-            let mut head =
-                tx.prepare_cached("UPDATE messages SET wave = ?1 WHERE id = ?1 AND wave IS NULL")?;
-            for id in batch.wave_heads {
-                head.execute(params![&id.0[..]])?;
-            }
-            // What the index thread gets once this transaction is committed.
-            for ((ing, _), seq) in batch
-                .messages
-                .iter()
-                .zip(&outcomes)
-                .filter(|(_, o)| **o == WriteOutcome::Inserted)
-                .zip(&inserted)
-            {
-                docs.push(*seq, &ing.message);
-            }
-            let mut reject = tx.prepare_cached(
+        }
+        let mut head =
+            tx.prepare_cached("UPDATE messages SET wave = ?1 WHERE id = ?1 AND wave IS NULL")?;
+        for id in batch.wave_heads {
+            head.execute(params![&id.0[..]])?;
+        }
+        // What the index thread gets once this transaction is committed.
+        for ((ing, _), seq) in batch
+            .messages
+            .iter()
+            .zip(&outcomes)
+            .filter(|(_, o)| **o == WriteOutcome::Inserted)
+            .zip(&inserted)
+        {
+            docs.push(*seq, &ing.message);
+        }
+        let mut reject = tx.prepare_cached(
                 "INSERT INTO rejects (workspace, source, position_key, position, field, reason, raw, at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
                  ON CONFLICT (source, position_key) DO UPDATE SET \
                    position = excluded.position, field = excluded.field, reason = excluded.reason, \
                    raw = excluded.raw, at = excluded.at",
             )?;
-            let now = ms(Utc::now());
-            for r in batch.rejects {
-                let raw = &r.raw[..r.raw.len().min(REJECT_RAW_LIMIT)];
-                let position = serde_json::to_string(&r.position)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                reject.execute(params![
-                    r.workspace,
-                    r.source,
-                    r.position.key(),
-                    position,
-                    r.field,
-                    r.reason,
-                    raw,
-                    now
-                ])?;
+        let now = ms(Utc::now());
+        for r in batch.rejects {
+            let raw = &r.raw[..r.raw.len().min(REJECT_RAW_LIMIT)];
+            let position = serde_json::to_string(&r.position)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            reject.execute(params![
+                r.workspace,
+                r.source,
+                r.position.key(),
+                position,
+                r.field,
+                r.reason,
+                raw,
+                now
+            ])?;
+        }
+    }
+    Ok(outcomes)
+}
+
+impl Store for SqliteStore {
+    fn write(&self, batch: &WriteBatch<'_>) -> Result<Vec<WriteOutcome>> {
+        let conn = lock(&self.writer);
+        let writing = self.writing()?;
+        let mut open = lock(&self.open);
+        let group = self.group_rows.load(std::sync::atomic::Ordering::Relaxed);
+        let mut current = match open.take() {
+            Some(current) => current,
+            None => {
+                conn.execute_batch("BEGIN")?;
+                OpenWrite {
+                    rows: 0,
+                    // Sized for the group, within reason: a huge group grows as it goes.
+                    docs: IndexDocs::with_capacity(group.min(1 << 17).max(batch.messages.len())),
+                }
             }
+        };
+        let written = {
+            let mut raw_log = lock(&writing.raw_log);
+            let written = write_rows(&conn, &mut raw_log, batch, &mut current.docs);
+            match written {
+                Err(e) => {
+                    raw_log.discard();
+                    Err(e)
+                }
+                // A group still open passes its payloads on now (unsynced) rather than holding
+                // them all in memory; a rollback leaves them unreferenced, which is harmless.
+                Ok(o) if current.rows + batch.messages.len() < group => {
+                    raw_log.flush(false).map(|()| o)
+                }
+                Ok(o) => Ok(o),
+            }
+        };
+        let outcomes = match written {
+            Ok(o) => o,
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(e);
+            }
+        };
+        current.rows += batch.messages.len();
+        if current.rows >= group {
+            self.commit(&conn, current)?;
+        } else {
+            *open = Some(current);
         }
-        // The payloads reach the file before the rows that point at them commit.
-        if let Err(e) = raw_log.flush(self.sync_full.load(std::sync::atomic::Ordering::Relaxed)) {
-            raw_log.discard();
-            return Err(e);
-        }
-        tx.commit()?;
-        // Still under the writer lock: the index receives messages in commit order.
-        writing.indexer.submit(docs)?;
         Ok(outcomes)
     }
 
     fn flush(&self) -> Result<()> {
+        self.commit_open()?;
         match &self.writing {
             Some(w) => w.indexer.flush(),
             // A reader sees what the writing process has indexed so far.
@@ -885,7 +1009,7 @@ impl Store for SqliteStore {
     }
 
     fn set_feed_state(&self, url: &str, state: &FeedState) -> Result<()> {
-        let conn = lock(&self.writer);
+        let conn = self.writer()?;
         conn.execute(
             "INSERT INTO feed_state (url, etag, last_modified, checked_at) VALUES (?1, ?2, ?3, ?4) \
              ON CONFLICT (url) DO UPDATE SET etag = excluded.etag, \
@@ -897,7 +1021,7 @@ impl Store for SqliteStore {
 
     fn put_query(&self, workspace: &str, name: &str, query: &str) -> Result<StoredQuery> {
         self.writing()?;
-        let mut conn = lock(&self.writer);
+        let mut conn = self.writer()?;
         let tx = conn.transaction()?;
         let old: Option<(i64, String)> = tx
             .query_row(
@@ -933,7 +1057,7 @@ impl Store for SqliteStore {
 
     fn add_query_matches(&self, workspace: &str, name: &str, seqs: &[i64]) -> Result<u64> {
         self.writing()?;
-        let mut conn = lock(&self.writer);
+        let mut conn = self.writer()?;
         let tx = conn.transaction()?;
         let id: Option<i64> = tx
             .query_row(
@@ -961,7 +1085,7 @@ impl Store for SqliteStore {
 
     fn correct_label(&self, id: MessageId, task: &str, label: &str) -> Result<Option<Correction>> {
         self.writing()?;
-        let mut conn = lock(&self.writer);
+        let mut conn = self.writer()?;
         let tx = conn.transaction()?;
         let row: Option<(Option<String>, String)> = tx
             .query_row(
@@ -1047,7 +1171,7 @@ impl Store for SqliteStore {
 
     fn remove_query(&self, workspace: &str, name: &str) -> Result<bool> {
         self.writing()?;
-        let mut conn = lock(&self.writer);
+        let mut conn = self.writer()?;
         let tx = conn.transaction()?;
         tx.execute(
             "DELETE FROM query_matches WHERE query_id IN \

