@@ -47,7 +47,7 @@ const BATCH: usize = 4096;
 /// Records per `write` call, at most: the writer takes the batches that are waiting in one call.
 /// (How many records a transaction holds is the store's business: `copernic import` sets
 /// `SqliteStore::set_group_commit`.)
-const MAX_TRANSACTION: usize = 32_768;
+const MAX_WRITE: usize = 32_768;
 /// How many rejects a report quotes.
 const QUOTED_REJECTS: usize = 5;
 
@@ -186,7 +186,7 @@ pub fn import_file(
     };
     let mut store_error = None;
     while let Ok(mut batch) = rx.recv() {
-        while batch.len() < MAX_TRANSACTION {
+        while batch.len() < MAX_WRITE {
             match rx.try_recv() {
                 Ok(more) => batch.extend(more),
                 Err(_) => break,
