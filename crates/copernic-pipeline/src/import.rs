@@ -1,5 +1,6 @@
-//! File import: a reader thread parses and fingerprints, the calling thread writes. Memory is
-//! bounded by the channel (a few batches in flight), whatever the file size.
+//! File import: a reader thread parses, a second thread classifies, fingerprints and matches
+//! standing queries, the calling thread writes. Memory is bounded by the channels (a few batches
+//! in flight between each pair), whatever the file size.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -148,7 +149,10 @@ pub fn import_file(
         ctx.workspace = w.clone();
     }
     let parts = ingestor.transform_parts();
-    // Four batches in flight at most: the reader runs ahead of the writer, bounded.
+    // A few batches in flight between threads: each runs ahead of the next, bounded. Two parsed
+    // batches are enough to keep the classifier busy (four added ~50 MB of peak memory and no
+    // speed); four classified ones let the writer ride out the index's and the disk's pauses.
+    let (items_tx, items_rx) = sync_channel::<Vec<Item>>(2);
     let (tx, rx) = sync_channel::<Vec<Prepared>>(4);
     // Written batches go back to the reader to be freed there (see `Spent`).
     let (spent_tx, spent_rx) = std::sync::mpsc::channel::<Spent>();
@@ -162,18 +166,16 @@ pub fn import_file(
                 if receiver_gone {
                     return;
                 }
-                // The classifier is read-locked per record, not for the whole file: a correction
-                // made through the API meanwhile is not kept waiting.
-                batch.push(parts.with(|t| Prepared::new(item, t)));
+                batch.push(item);
                 if batch.len() >= BATCH {
                     spent_rx.try_iter().for_each(drop);
-                    receiver_gone = tx
+                    receiver_gone = items_tx
                         .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
                         .is_err();
                 }
             });
             if !batch.is_empty() && !receiver_gone {
-                let _ = tx.send(batch);
+                let _ = items_tx.send(batch);
             }
             result
         });
@@ -181,6 +183,32 @@ pub fn import_file(
         Ok(r) => r,
         Err(e) => {
             report.error = Some(format!("cannot start a reader thread: {e}"));
+            return Ok(report);
+        }
+    };
+    // Classification is most of the per-message work: on its own thread, parsing, classifying,
+    // writing and indexing share the cores instead of the reader holding the others back.
+    let spawned = std::thread::Builder::new()
+        .name("copernic-classify".into())
+        .spawn(move || {
+            for items in items_rx {
+                // The classifier is read-locked per record, not for the whole file: a correction
+                // made through the API meanwhile is not kept waiting.
+                let prepared = items
+                    .into_iter()
+                    .map(|item| parts.with(|t| Prepared::new(item, t)))
+                    .collect();
+                if tx.send(prepared).is_err() {
+                    break;
+                }
+            }
+        });
+    let preparer = match spawned {
+        Ok(p) => p,
+        Err(e) => {
+            // The reader stops at its next batch: nobody takes it.
+            let _ = reader.join();
+            report.error = Some(format!("cannot start a classifier thread: {e}"));
             return Ok(report);
         }
     };
@@ -225,6 +253,7 @@ pub fn import_file(
     }
     // Dropping the receiver (by leaving the loop) makes the reader stop at its next batch.
     drop(rx);
+    let prepared = preparer.join();
     let read_result = reader.join();
     if let Some(e) = store_error {
         return Err(e);
@@ -235,6 +264,9 @@ pub fn import_file(
         Ok(Ok(())) => {}
         Ok(Err(e)) => report.error = Some(copernic_core::error_chain(&e)),
         Err(_) => report.error = Some(format!("{shown}: the reader failed unexpectedly")),
+    }
+    if prepared.is_err() && report.error.is_none() {
+        report.error = Some(format!("{shown}: classification failed unexpectedly"));
     }
     progress(count.load(Ordering::Relaxed), &report.summary);
     Ok(report)

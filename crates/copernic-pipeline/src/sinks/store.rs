@@ -25,7 +25,7 @@ pub struct Prepared {
     pub matches: Vec<String>,
 }
 
-/// The owned parts of [`Transforms`], to move into a reader thread.
+/// The owned parts of [`Transforms`], to move into an import's classify thread.
 pub struct TransformParts {
     pub neardup: NearDupConfig,
     pub percolator: Arc<Percolator>,
@@ -195,7 +195,7 @@ impl Ingestor {
         self.classifier.as_ref()
     }
 
-    /// What a reader thread needs to build [`Transforms`] on its own.
+    /// What an import's classify thread needs to build [`Transforms`] on its own.
     pub fn transform_parts(&self) -> TransformParts {
         TransformParts {
             neardup: self.config(),

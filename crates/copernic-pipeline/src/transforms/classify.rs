@@ -10,7 +10,7 @@ use copernic_classify::pii;
 use copernic_core::Message;
 
 thread_local! {
-    // One set of buffers per thread: classification runs on the reader thread of an import
+    // One set of buffers per thread: classification runs on the classify thread of an import
     // and on the server's blocking threads.
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
