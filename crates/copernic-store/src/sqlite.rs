@@ -251,10 +251,10 @@ impl SqliteStore {
     /// commits (0, the default: every `write` commits). For bulk imports: the id index's pages,
     /// which random ids spread over the whole index, are written to the WAL once per commit, so
     /// fewer commits write far fewer bytes (BENCHMARKS.md). Until the commit, written rows are
-    /// invisible to other processes and not yet searchable; `flush`, any other write or read and
-    /// dropping the store commit them. A failed write rolls back every row since the last commit: the
-    /// caller must then treat them all as not written (an import stops, and its replay
-    /// deduplicates). Reads through this store commit the open group first.
+    /// invisible to other processes and not yet searchable; `flush`, reads and other writes than
+    /// `write` through this store, and dropping it commit them. A failed write rolls back every row since
+    /// the last commit: the caller must then treat them all as not written (an import stops, and
+    /// its replay deduplicates).
     pub fn set_group_commit(&self, rows: usize) -> Result<()> {
         self.commit_open()?;
         self.group_rows
