@@ -155,7 +155,8 @@ impl SplitMix64 {
 }
 
 /// How many features ahead of the one being added a row is fetched: the rows are random reads in
-/// a table of megabytes (24 MB for intent), most missing the caches, and the sum itself is a few
+/// a table of megabytes (1.5 MB for the shipped intent model, 2^16 buckets × 6 labels; 24 MB at
+/// the default 2^20 buckets), many missing the caches, and the sum itself is a few
 /// additions. 16 rows in flight measured faster than 8 or none (`examples/classify_hot.rs logits`).
 const PREFETCH_AHEAD: usize = 16;
 
