@@ -43,7 +43,7 @@ pub struct FileReport {
     pub error: Option<String>,
 }
 
-/// Records per batch handed from the reader to the writer.
+/// Records per batch handed from the reader to the classify thread, and on to the writer.
 const BATCH: usize = 4096;
 /// Records per `write` call, at most: the writer takes the batches that are waiting in one call.
 /// (How many records a transaction holds is the store's business: `copernic import` sets
@@ -150,8 +150,9 @@ pub fn import_file(
     }
     let parts = ingestor.transform_parts();
     // A few batches in flight between threads: each runs ahead of the next, bounded. Two parsed
-    // batches are enough to keep the classifier busy (four added ~50 MB of peak memory and no
-    // speed); four classified ones let the writer ride out the index's and the disk's pauses.
+    // batches keep the classifier busy (four added ~10 MB of peak memory and no speed); four
+    // classified ones let the writer ride out the index's and the disk's pauses (two were
+    // slower in 2 of 3 rounds).
     let (items_tx, items_rx) = sync_channel::<Vec<Item>>(2);
     let (tx, rx) = sync_channel::<Vec<Prepared>>(4);
     // Written batches go back to the reader to be freed there (see `Spent`).
@@ -251,7 +252,8 @@ pub fn import_file(
             }
         }
     }
-    // Dropping the receiver (by leaving the loop) makes the reader stop at its next batch.
+    // Dropping the receiver (by leaving the loop) stops the classify thread at its next batch,
+    // and with it the reader at its own.
     drop(rx);
     let prepared = preparer.join();
     let read_result = reader.join();
