@@ -554,121 +554,118 @@ fn write_rows(
 ) -> Result<Vec<WriteOutcome>> {
     let mut outcomes = Vec::with_capacity(batch.messages.len());
     let mut inserted: Vec<i64> = Vec::new();
-    {
-        let mut insert = tx.prepare_cached(
-                "INSERT INTO messages (id, workspace, source, external_id, channel, direction, \
-                 author_id, author_handle, author_name, thread_id, in_reply_to, title, text, \
-                 created_at, received_at, url, lang, tags, fingerprint, wave, raw_offset, raw_len, labels) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, \
-                   COALESCE(?10, (SELECT thread_id FROM messages WHERE id = ?11), ?11, ?1), \
-                   ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23) \
-                 ON CONFLICT (id) DO NOTHING",
-            )?;
-        // Reused for every row: one JSON buffer each, not a new string per message.
-        let (mut tags_json, mut labels_json) = (Vec::new(), Vec::new());
-        for ing in batch.messages {
-            let m = &ing.message;
-            let tags = if m.tags.is_empty() {
-                None
-            } else {
-                Some(json_into(&mut tags_json, &m.tags)?)
-            };
-            let labels = if m.labels.is_empty() {
-                None
-            } else {
-                Some(json_into(&mut labels_json, &m.labels)?)
-            };
-            let changed = insert.execute(params![
-                &m.id.0[..],
-                m.workspace,
-                m.source,
-                m.external_id,
-                m.channel,
-                m.direction.as_str(),
-                m.author.id,
-                m.author.handle,
-                m.author.name,
-                m.thread_id.as_ref().map(|t| &t.0[..]),
-                m.in_reply_to.as_ref().map(|t| &t.0[..]),
-                m.title,
-                m.text,
-                ms(m.created_at),
-                ms(m.received_at),
-                m.url,
-                m.lang,
-                tags,
-                ing.fingerprint as i64,
-                ing.wave.as_ref().map(|w| &w.0[..]),
-                raw_log.next_offset() as i64,
-                m.raw.len() as i64,
-                labels,
-            ])?;
-            if changed == 1 {
-                if !ing.matches.is_empty() {
-                    let seq = tx.last_insert_rowid();
-                    let mut query_id = tx.prepare_cached(
-                        "SELECT id FROM queries WHERE workspace = ?1 AND name = ?2",
-                    )?;
-                    let mut put = tx.prepare_cached(
-                        "INSERT OR IGNORE INTO query_matches (query_id, message_seq, at) \
-                             VALUES (?1, ?2, ?3)",
-                    )?;
-                    for name in &ing.matches {
-                        // A query removed since the message was matched is skipped.
-                        let id: Option<i64> = query_id
-                            .query_row(params![m.workspace, name], |r| r.get(0))
-                            .optional()?;
-                        if let Some(id) = id {
-                            put.execute(params![id, seq, ms(m.created_at)])?;
-                        }
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO messages (id, workspace, source, external_id, channel, direction, \
+         author_id, author_handle, author_name, thread_id, in_reply_to, title, text, \
+         created_at, received_at, url, lang, tags, fingerprint, wave, raw_offset, raw_len, labels) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, \
+           COALESCE(?10, (SELECT thread_id FROM messages WHERE id = ?11), ?11, ?1), \
+           ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23) \
+         ON CONFLICT (id) DO NOTHING",
+    )?;
+    // Reused for every row: one JSON buffer each, not a new string per message.
+    let (mut tags_json, mut labels_json) = (Vec::new(), Vec::new());
+    for ing in batch.messages {
+        let m = &ing.message;
+        let tags = if m.tags.is_empty() {
+            None
+        } else {
+            Some(json_into(&mut tags_json, &m.tags)?)
+        };
+        let labels = if m.labels.is_empty() {
+            None
+        } else {
+            Some(json_into(&mut labels_json, &m.labels)?)
+        };
+        let changed = insert.execute(params![
+            &m.id.0[..],
+            m.workspace,
+            m.source,
+            m.external_id,
+            m.channel,
+            m.direction.as_str(),
+            m.author.id,
+            m.author.handle,
+            m.author.name,
+            m.thread_id.as_ref().map(|t| &t.0[..]),
+            m.in_reply_to.as_ref().map(|t| &t.0[..]),
+            m.title,
+            m.text,
+            ms(m.created_at),
+            ms(m.received_at),
+            m.url,
+            m.lang,
+            tags,
+            ing.fingerprint as i64,
+            ing.wave.as_ref().map(|w| &w.0[..]),
+            raw_log.next_offset() as i64,
+            m.raw.len() as i64,
+            labels,
+        ])?;
+        if changed == 1 {
+            if !ing.matches.is_empty() {
+                let seq = tx.last_insert_rowid();
+                let mut query_id =
+                    tx.prepare_cached("SELECT id FROM queries WHERE workspace = ?1 AND name = ?2")?;
+                let mut put = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO query_matches (query_id, message_seq, at) \
+                         VALUES (?1, ?2, ?3)",
+                )?;
+                for name in &ing.matches {
+                    // A query removed since the message was matched is skipped.
+                    let id: Option<i64> = query_id
+                        .query_row(params![m.workspace, name], |r| r.get(0))
+                        .optional()?;
+                    if let Some(id) = id {
+                        put.execute(params![id, seq, ms(m.created_at)])?;
                     }
                 }
-                // Appended only when the row was: a replay adds no bytes.
-                raw_log.append(&m.raw);
-                inserted.push(tx.last_insert_rowid());
-                outcomes.push(WriteOutcome::Inserted);
-            } else {
-                outcomes.push(WriteOutcome::Duplicate);
             }
+            // Appended only when the row was: a replay adds no bytes.
+            raw_log.append(&m.raw);
+            inserted.push(tx.last_insert_rowid());
+            outcomes.push(WriteOutcome::Inserted);
+        } else {
+            outcomes.push(WriteOutcome::Duplicate);
         }
-        let mut head =
-            tx.prepare_cached("UPDATE messages SET wave = ?1 WHERE id = ?1 AND wave IS NULL")?;
-        for id in batch.wave_heads {
-            head.execute(params![&id.0[..]])?;
-        }
-        // What the index thread gets once this transaction is committed.
-        for ((ing, _), seq) in batch
-            .messages
-            .iter()
-            .zip(&outcomes)
-            .filter(|(_, o)| **o == WriteOutcome::Inserted)
-            .zip(&inserted)
-        {
-            docs.push(*seq, &ing.message);
-        }
-        let mut reject = tx.prepare_cached(
-                "INSERT INTO rejects (workspace, source, position_key, position, field, reason, raw, at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
-                 ON CONFLICT (source, position_key) DO UPDATE SET \
-                   position = excluded.position, field = excluded.field, reason = excluded.reason, \
-                   raw = excluded.raw, at = excluded.at",
-            )?;
-        let now = ms(Utc::now());
-        for r in batch.rejects {
-            let raw = &r.raw[..r.raw.len().min(REJECT_RAW_LIMIT)];
-            let position = serde_json::to_string(&r.position)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            reject.execute(params![
-                r.workspace,
-                r.source,
-                r.position.key(),
-                position,
-                r.field,
-                r.reason,
-                raw,
-                now
-            ])?;
-        }
+    }
+    let mut head =
+        tx.prepare_cached("UPDATE messages SET wave = ?1 WHERE id = ?1 AND wave IS NULL")?;
+    for id in batch.wave_heads {
+        head.execute(params![&id.0[..]])?;
+    }
+    // What the index thread gets once this transaction is committed.
+    for ((ing, _), seq) in batch
+        .messages
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, o)| **o == WriteOutcome::Inserted)
+        .zip(&inserted)
+    {
+        docs.push(*seq, &ing.message);
+    }
+    let mut reject = tx.prepare_cached(
+        "INSERT INTO rejects (workspace, source, position_key, position, field, reason, raw, at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+         ON CONFLICT (source, position_key) DO UPDATE SET \
+           position = excluded.position, field = excluded.field, reason = excluded.reason, \
+           raw = excluded.raw, at = excluded.at",
+    )?;
+    let now = ms(Utc::now());
+    for r in batch.rejects {
+        let raw = &r.raw[..r.raw.len().min(REJECT_RAW_LIMIT)];
+        let position =
+            serde_json::to_string(&r.position).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        reject.execute(params![
+            r.workspace,
+            r.source,
+            r.position.key(),
+            position,
+            r.field,
+            r.reason,
+            raw,
+            now
+        ])?;
     }
     Ok(outcomes)
 }
@@ -690,6 +687,8 @@ impl Store for SqliteStore {
                 }
             }
         };
+        current.rows += batch.messages.len();
+        let commit_now = current.rows >= group;
         let written = {
             let mut raw_log = lock(&writing.raw_log);
             let written = write_rows(&conn, &mut raw_log, batch, &mut current.docs);
@@ -700,9 +699,7 @@ impl Store for SqliteStore {
                 }
                 // A group still open passes its payloads on now (unsynced) rather than holding
                 // them all in memory; a rollback leaves them unreferenced, which is harmless.
-                Ok(o) if current.rows + batch.messages.len() < group => {
-                    raw_log.flush(false).map(|()| o)
-                }
+                Ok(o) if !commit_now => raw_log.flush(false).map(|()| o),
                 Ok(o) => Ok(o),
             }
         };
@@ -713,8 +710,7 @@ impl Store for SqliteStore {
                 return Err(e);
             }
         };
-        current.rows += batch.messages.len();
-        if current.rows >= group {
+        if commit_now {
             self.commit(&conn, current)?;
         } else {
             *open = Some(current);
