@@ -5,9 +5,16 @@
 //! import stores rows and indexes them on both cores at once.
 //!
 //! Consistency: the index records `indexed_through`, the highest message number whose index it
-//! committed, in the same transaction as the postings. Messages are handed over after their own
-//! commit and in commit order, so the index always covers exactly the messages up to that mark.
-//! Whatever a crash left unindexed is indexed again when the store opens ([`catch_up`]).
+//! committed, in the same transaction as the postings. Messages are handed over in commit order,
+//! and a segment is written only from messages whose own commit the thread has heard of, so the
+//! index always covers exactly committed messages up to that mark. Whatever a crash left
+//! unindexed is indexed again when the store opens ([`catch_up`]).
+//!
+//! A grouped write transaction (a bulk import's) hands its messages over as it writes them,
+//! before its commit ([`Indexer::submit_tentative`]): the thread cuts their words while the
+//! writer goes on, and writes them only once told of the commit ([`Indexer::committed`]), or drops
+//! them on a rollback. Handed over only at the commit, a group's words were all cut after it:
+//! the index thread idled through the group and the import ended with it working alone.
 
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
@@ -104,8 +111,14 @@ impl IndexDocs {
 }
 
 enum Job {
-    /// Index these messages; numbers ascending, after every earlier job's.
+    /// Index these committed messages; numbers ascending, after every earlier job's.
     Docs(IndexDocs),
+    /// Messages of the open write transaction: gathered, not written until `Committed`.
+    Tentative(IndexDocs),
+    /// The open write transaction committed: its tentative messages can be written.
+    Committed,
+    /// The open write transaction rolled back: drop its tentative messages.
+    RolledBack,
     /// Answer once every earlier job is committed.
     Flush(SyncSender<Result<(), String>>),
 }
@@ -228,7 +241,31 @@ impl Indexer {
         if docs.is_empty() {
             return Ok(());
         }
-        self.sender()?.send(Job::Docs(docs)).map_err(|_| {
+        self.send(Job::Docs(docs))
+    }
+
+    /// Hands over messages of the open write transaction, before its commit: their words are cut
+    /// now, and they are written once [`Indexer::committed`] is called, or dropped by
+    /// [`Indexer::rolled_back`].
+    pub fn submit_tentative(&self, docs: IndexDocs) -> Result<()> {
+        if docs.is_empty() {
+            return Ok(());
+        }
+        self.send(Job::Tentative(docs))
+    }
+
+    /// The open write transaction committed.
+    pub fn committed(&self) -> Result<()> {
+        self.send(Job::Committed)
+    }
+
+    /// The open write transaction rolled back.
+    pub fn rolled_back(&self) -> Result<()> {
+        self.send(Job::RolledBack)
+    }
+
+    fn send(&self, job: Job) -> Result<()> {
+        self.sender()?.send(job).map_err(|_| {
             StoreError::Index("the index thread has stopped; reopen the store to catch up".into())
         })
     }
@@ -268,6 +305,8 @@ fn run(mut idx: Connection, jobs: Receiver<Job>) {
     // is reopened and catches up.
     let mut failed: Option<String> = None;
     let mut pending = Postings::default();
+    // Messages of the writer's open transaction, numbered after all of `pending`'s.
+    let mut tentative = Postings::default();
     let commit = |idx: &mut Connection, pending: &mut Postings, failed: &mut Option<String>| {
         if pending.docs() == 0 {
             return;
@@ -306,6 +345,22 @@ fn run(mut idx: Connection, jobs: Receiver<Job>) {
                     commit(&mut idx, &mut pending, &mut failed);
                 }
             }
+            Job::Tentative(docs) => {
+                docs.add_to(&mut tentative);
+                drop(docs);
+            }
+            Job::Committed => {
+                if tentative.docs() > 0 {
+                    // One segment holds messages of one commit or of several small ones, so a
+                    // group never joins lists gathered before it (they are written first).
+                    commit(&mut idx, &mut pending, &mut failed);
+                    std::mem::swap(&mut pending, &mut tentative);
+                    if pending.docs() >= SEGMENT_DOCS {
+                        commit(&mut idx, &mut pending, &mut failed);
+                    }
+                }
+            }
+            Job::RolledBack => tentative = Postings::default(),
             Job::Flush(reply) => {
                 commit(&mut idx, &mut pending, &mut failed);
                 let _ = reply.send(match &failed {
@@ -316,4 +371,84 @@ fn run(mut idx: Connection, jobs: Receiver<Job>) {
         }
     }
     commit(&mut idx, &mut pending, &mut failed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn docs(first: i64, texts: &[&str]) -> IndexDocs {
+        let mut d = IndexDocs::default();
+        for (k, t) in texts.iter().enumerate() {
+            d.push(
+                first + k as i64,
+                &copernic_core::Message::new("t", "x", "web", t.to_string()),
+            );
+        }
+        d
+    }
+
+    fn terms(c: &Connection) -> Vec<String> {
+        let mut s = c
+            .prepare(
+                "SELECT DISTINCT term FROM search_postings WHERE term NOT LIKE ':%' ORDER BY term",
+            )
+            .unwrap();
+        let rows = s.query_map([], |r| r.get(0)).unwrap();
+        rows.map(|r| r.unwrap()).collect()
+    }
+
+    fn flush(jobs: &SyncSender<Job>) {
+        let (tx, rx) = sync_channel(1);
+        jobs.send(Job::Flush(tx)).unwrap();
+        rx.recv().unwrap().unwrap();
+    }
+
+    /// Tentative messages are written only once their commit is announced, dropped on a
+    /// rollback, and never mixed into a segment with messages gathered before them.
+    #[test]
+    fn tentative_messages_wait_for_their_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(SEARCH_FILE);
+        let idx = open_index(&path).unwrap();
+        let (jobs, rx) = sync_channel::<Job>(4);
+        let thread = std::thread::spawn(move || run(idx, rx));
+        let check = Connection::open(&path).unwrap();
+
+        jobs.send(Job::Docs(docs(1, &["alpha"]))).unwrap();
+        jobs.send(Job::Tentative(docs(2, &["bravo"]))).unwrap();
+        jobs.send(Job::RolledBack).unwrap();
+        flush(&jobs);
+        assert_eq!(
+            terms(&check),
+            ["alpha"],
+            "a rolled-back message is never written"
+        );
+
+        jobs.send(Job::Docs(docs(2, &["charlie"]))).unwrap();
+        jobs.send(Job::Tentative(docs(3, &["delta", "echo"])))
+            .unwrap();
+        flush(&jobs);
+        assert_eq!(
+            terms(&check),
+            ["alpha", "charlie"],
+            "a flush writes committed messages, not the open transaction's"
+        );
+        assert_eq!(indexed_through(&check).unwrap(), 2);
+
+        jobs.send(Job::Tentative(docs(5, &["foxtrot"]))).unwrap();
+        jobs.send(Job::Committed).unwrap();
+        flush(&jobs);
+        assert_eq!(
+            terms(&check),
+            ["alpha", "charlie", "delta", "echo", "foxtrot"]
+        );
+        assert_eq!(indexed_through(&check).unwrap(), 5);
+        let segments: i64 = check
+            .query_row("SELECT COUNT(*) FROM search_segments", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(segments, 3, "one segment per flush or commit");
+        drop(jobs);
+        thread.join().unwrap();
+    }
 }

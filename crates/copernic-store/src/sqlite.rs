@@ -130,8 +130,11 @@ pub struct SqliteStore {
 /// What a grouped write transaction holds until it commits.
 struct OpenWrite {
     rows: usize,
-    /// Indexed once committed: the index never names a message a rollback could remove.
+    /// The searchable parts of the rows written by the last `write`, for the index thread.
     docs: IndexDocs,
+    /// Whether earlier rows of this transaction went to the index thread as tentative: it then
+    /// hears of the commit or the rollback (it never writes a message a rollback could remove).
+    tentative: bool,
 }
 
 /// What only a writing process has: the index thread, the payload log, and the folder's lock.
@@ -290,13 +293,18 @@ impl SqliteStore {
         if let Err(e) = committed {
             raw_log.discard();
             let _ = conn.execute_batch("ROLLBACK");
+            if open.tentative {
+                let _ = writing.indexer.rolled_back();
+            }
             return Err(e);
         }
         // Still under the writer lock: the index receives messages in commit order.
-        if !open.docs.is_empty() {
-            writing.indexer.submit(open.docs)?;
+        if open.tentative {
+            writing.indexer.submit_tentative(open.docs)?;
+            writing.indexer.committed()
+        } else {
+            writing.indexer.submit(open.docs)
         }
-        Ok(())
     }
 
     /// The database file.
@@ -682,11 +690,12 @@ impl Store for SqliteStore {
                 conn.execute_batch("BEGIN")?;
                 OpenWrite {
                     rows: 0,
-                    // Sized for the group, within reason: a huge group grows as it goes.
-                    docs: IndexDocs::with_capacity(group.min(1 << 17).max(batch.messages.len())),
+                    docs: IndexDocs::default(),
+                    tentative: false,
                 }
             }
         };
+        current.docs = IndexDocs::with_capacity(batch.messages.len());
         current.rows += batch.messages.len();
         let commit_now = current.rows >= group;
         let written = {
@@ -703,10 +712,22 @@ impl Store for SqliteStore {
                 Ok(o) => Ok(o),
             }
         };
+        // A group still open hands its rows to the index thread now, to be written at the commit.
+        let written = written.and_then(|o| {
+            if !commit_now {
+                current.tentative = true;
+                let docs = std::mem::take(&mut current.docs);
+                writing.indexer.submit_tentative(docs)?;
+            }
+            Ok(o)
+        });
         let outcomes = match written {
             Ok(o) => o,
             Err(e) => {
                 let _ = conn.execute_batch("ROLLBACK");
+                if current.tentative {
+                    let _ = writing.indexer.rolled_back();
+                }
                 return Err(e);
             }
         };
