@@ -258,8 +258,15 @@ impl SqliteStore {
     /// `write` through this store, and dropping it commit them. A failed write rolls back every row since
     /// the last commit: the caller must then treat them all as not written (an import stops, and
     /// its replay deduplicates).
+    ///
+    /// While grouping, the WAL is checkpointed after each commit once the index thread has heard
+    /// of it, not inside the commit (SQLite's automatic checkpoint): the index writes the group
+    /// while the writer copies it into the database, instead of waiting for that copy, which
+    /// left the index working alone at the end of an import.
     pub fn set_group_commit(&self, rows: usize) -> Result<()> {
-        self.commit_open()?;
+        let conn = self.writer()?;
+        let pages = if rows > 0 { 0 } else { WAL_AUTOCHECKPOINT };
+        conn.pragma_update(None, "wal_autocheckpoint", pages)?;
         self.group_rows
             .store(rows, std::sync::atomic::Ordering::Relaxed);
         Ok(())
@@ -301,10 +308,18 @@ impl SqliteStore {
         // Still under the writer lock: the index receives messages in commit order.
         if open.tentative {
             writing.indexer.submit_tentative(open.docs)?;
-            writing.indexer.committed()
+            writing.indexer.committed()?;
         } else {
-            writing.indexer.submit(open.docs)
+            writing.indexer.submit(open.docs)?;
         }
+        if self.group_rows.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+            // Passive: readers are never waited for. A failed checkpoint loses nothing (the
+            // commit is in the WAL); the next one copies what this one did not.
+            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                tracing::warn!(message = "WAL checkpoint failed", error = %e);
+            }
+        }
+        Ok(())
     }
 
     /// The database file.
@@ -405,6 +420,12 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Checkpoint every 32768 pages (128 MiB of WAL) instead of 1000: the pages of the id index,
+/// rewritten many times during a bulk import, are copied to the database once per checkpoint
+/// (a million-message import: 16.2 s at 8192 pages, 14.0–14.8 s at 32768, no faster at 65536).
+/// A grouped import checkpoints after each group instead (see `set_group_commit`).
+const WAL_AUTOCHECKPOINT: i64 = 32768;
+
 fn configure(c: &Connection) -> Result<()> {
     // WAL: readers never block the writer. synchronous=FULL: what was acknowledged is on disk
     // (see set_sync_on_commit for the import's trade-off).
@@ -415,10 +436,7 @@ fn configure(c: &Connection) -> Result<()> {
     // (within this machine's noise), and 64 MiB took the import's peak memory past 500 MB at two
     // million messages (BENCHMARKS.md).
     c.pragma_update(None, "cache_size", -32768)?;
-    // Checkpoint every 32768 pages (128 MiB of WAL) instead of 1000: the pages of the id index,
-    // rewritten many times during a bulk import, are copied to the database once per checkpoint
-    // (a million-message import: 16.2 s at 8192 pages, 14.0–14.8 s at 32768, no faster at 65536).
-    c.pragma_update(None, "wal_autocheckpoint", 32768)?;
+    c.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT)?;
     c.busy_timeout(std::time::Duration::from_secs(10))?;
     Ok(())
 }
