@@ -46,11 +46,12 @@ CREATE TABLE IF NOT EXISTS search_meta (
 );
 "#;
 
-/// What the index thread needs of committed messages: their numbers, texts, titles and field
-/// terms, packed into one buffer. One allocation per batch rather than three per message: the
+/// What the index thread needs of written messages: their numbers, texts, titles and field
+/// terms, packed into one buffer. One allocation per write rather than three per message: the
 /// writer allocates them and the index thread frees them, and glibc's allocator makes a block
 /// freed on another thread wait for the lock of the arena it came from. Words are cut into terms
-/// on the index thread: during a bulk import the reader and the writer are the busier threads.
+/// on the index thread: during a bulk import the classify thread and the writer are the busier
+/// ones.
 #[derive(Default)]
 pub struct IndexDocs {
     buf: String,
@@ -69,7 +70,7 @@ struct PackedDoc {
 impl IndexDocs {
     pub fn with_capacity(docs: usize) -> IndexDocs {
         // Room for a typical social message's text and field terms (about 300 bytes): a bulk
-        // import's buffer is allocated once per commit, not grown.
+        // import's buffer is allocated once per write, not grown.
         IndexDocs {
             buf: String::with_capacity(docs * 320),
             docs: Vec::with_capacity(docs),
