@@ -352,8 +352,8 @@ fn run(mut idx: Connection, jobs: Receiver<Job>) {
             }
             Job::Committed => {
                 if tentative.docs() > 0 {
-                    // One segment holds messages of one commit or of several small ones, so a
-                    // group never joins lists gathered before it (they are written first).
+                    // Posting lists cannot be joined cheaply: those gathered before the group
+                    // are written as a segment of their own, and the group's become `pending`.
                     commit(&mut idx, &mut pending, &mut failed);
                     std::mem::swap(&mut pending, &mut tentative);
                     if pending.docs() >= SEGMENT_DOCS {

@@ -130,8 +130,6 @@ pub struct SqliteStore {
 /// What a grouped write transaction holds until it commits.
 struct OpenWrite {
     rows: usize,
-    /// The searchable parts of the rows written by the last `write`, for the index thread.
-    docs: IndexDocs,
     /// Whether earlier rows of this transaction went to the index thread as tentative: it then
     /// hears of the commit or the rollback (it never writes a message a rollback could remove).
     tentative: bool,
@@ -278,7 +276,7 @@ impl SqliteStore {
         let conn = lock(&self.writer);
         let open = lock(&self.open).take();
         if let Some(open) = open {
-            self.commit(&conn, open)?;
+            self.commit(&conn, open, IndexDocs::default())?;
         }
         Ok(conn)
     }
@@ -290,7 +288,9 @@ impl SqliteStore {
 
     /// Commits the open write transaction: payloads first, then the rows, then the index hears
     /// of them. On failure everything since the last commit is rolled back.
-    fn commit(&self, conn: &Connection, open: OpenWrite) -> Result<()> {
+    /// `docs`: the searchable parts of the rows this transaction wrote that the index thread has
+    /// not had yet.
+    fn commit(&self, conn: &Connection, open: OpenWrite, docs: IndexDocs) -> Result<()> {
         let writing = self.writing()?;
         let mut raw_log = lock(&writing.raw_log);
         // The payloads reach the file before the rows that point at them commit.
@@ -307,10 +307,10 @@ impl SqliteStore {
         }
         // Still under the writer lock: the index receives messages in commit order.
         if open.tentative {
-            writing.indexer.submit_tentative(open.docs)?;
+            writing.indexer.submit_tentative(docs)?;
             writing.indexer.committed()?;
         } else {
-            writing.indexer.submit(open.docs)?;
+            writing.indexer.submit(docs)?;
         }
         if self.group_rows.load(std::sync::atomic::Ordering::Relaxed) > 0 {
             // Passive: readers are never waited for. A failed checkpoint loses nothing (the
@@ -708,17 +708,16 @@ impl Store for SqliteStore {
                 conn.execute_batch("BEGIN")?;
                 OpenWrite {
                     rows: 0,
-                    docs: IndexDocs::default(),
                     tentative: false,
                 }
             }
         };
-        current.docs = IndexDocs::with_capacity(batch.messages.len());
+        let mut docs = IndexDocs::with_capacity(batch.messages.len());
         current.rows += batch.messages.len();
         let commit_now = current.rows >= group;
         let written = {
             let mut raw_log = lock(&writing.raw_log);
-            let written = write_rows(&conn, &mut raw_log, batch, &mut current.docs);
+            let written = write_rows(&conn, &mut raw_log, batch, &mut docs);
             match written {
                 Err(e) => {
                     raw_log.discard();
@@ -734,8 +733,9 @@ impl Store for SqliteStore {
         let written = written.and_then(|o| {
             if !commit_now {
                 current.tentative = true;
-                let docs = std::mem::take(&mut current.docs);
-                writing.indexer.submit_tentative(docs)?;
+                writing
+                    .indexer
+                    .submit_tentative(std::mem::take(&mut docs))?;
             }
             Ok(o)
         });
@@ -750,7 +750,7 @@ impl Store for SqliteStore {
             }
         };
         if commit_now {
-            self.commit(&conn, current)?;
+            self.commit(&conn, current, docs)?;
         } else {
             *open = Some(current);
         }
