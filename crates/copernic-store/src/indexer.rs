@@ -17,13 +17,13 @@
 //! the index thread idled through the group and the import ended with it working alone.
 
 use std::path::Path;
-use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::sync::Mutex;
 use std::thread::JoinHandle;
 
 use rusqlite::{params, Connection};
 
-use crate::search::{write_segment, Postings};
+use crate::search::{merge_full_tiers, write_segment, Postings};
 use crate::{Result, StoreError};
 
 /// The index file inside the data folder.
@@ -171,6 +171,22 @@ fn index(c: &mut Connection, postings: &mut Postings) -> Result<()> {
     tx.commit()?;
     Ok(())
 }
+
+/// Merges the segments of full tiers, in a transaction of its own; false when `stop` stopped it
+/// (rolled back). Merging only makes searches read fewer rows: it must not hold up a flush or the
+/// end of a process.
+fn merge(c: &mut Connection, stop: &mut dyn FnMut() -> bool) -> Result<bool> {
+    let tx = c.transaction()?;
+    let done = merge_full_tiers(&tx, stop)?;
+    if done {
+        tx.commit()?;
+    }
+    Ok(done)
+}
+
+/// Jobs a merge takes off the queue while it runs, looking for a flush or the store closing;
+/// beyond that the writer waits, as it does for a busy index thread.
+const JOBS_HELD_DURING_MERGE: usize = 4;
 
 /// Indexes the messages of `main` above the index's mark, in chunks.
 fn catch_up(main: &Connection, idx: &mut Connection) -> Result<()> {
@@ -322,8 +338,57 @@ fn run(mut idx: Connection, jobs: Receiver<Job>) {
             *pending = Postings::default();
         }
     };
+    // Merges run when no job is waiting, and stop (rolled back, to be redone when next idle) when a
+    // flush arrives or the store closes: the next process that writes finishes them. Merged
+    // inside the segment's transaction, the last segment of a million-message import made the
+    // import wait about a second for the merge of the eight before it. Due at start (an earlier
+    // process may have left some) and after any job that may have written a segment.
+    let mut merge_due = true;
+    // Jobs a merge took off the queue, handled before the queue's next ones.
+    let mut held: std::collections::VecDeque<Job> = std::collections::VecDeque::new();
+    let mut closed = false;
     loop {
-        let job = if pending.docs() == 0 {
+        let job = if let Some(job) = held.pop_front() {
+            job
+        } else if closed {
+            break;
+        } else if pending.docs() == 0 && merge_due {
+            match jobs.try_recv() {
+                Ok(job) => job,
+                Err(TryRecvError::Empty) => {
+                    let mut stop = || {
+                        while held.len() < JOBS_HELD_DURING_MERGE {
+                            match jobs.try_recv() {
+                                Ok(job) => {
+                                    let flush = matches!(job, Job::Flush(_));
+                                    held.push_back(job);
+                                    if flush {
+                                        return true;
+                                    }
+                                }
+                                Err(TryRecvError::Empty) => return false,
+                                Err(TryRecvError::Disconnected) => {
+                                    closed = true;
+                                    return true;
+                                }
+                            }
+                        }
+                        false
+                    };
+                    merge_due = match merge(&mut idx, &mut stop) {
+                        Ok(done) => !done,
+                        Err(e) => {
+                            // Nothing is lost: the segments stay as they were, and searches read
+                            // them. Tried again after the next segment.
+                            tracing::warn!(message = "merging search segments failed", error = %e);
+                            false
+                        }
+                    };
+                    continue;
+                }
+                Err(TryRecvError::Disconnected) => break,
+            }
+        } else if pending.docs() == 0 {
             match jobs.recv() {
                 Ok(job) => job,
                 Err(_) => break,
@@ -333,11 +398,13 @@ fn run(mut idx: Connection, jobs: Receiver<Job>) {
                 Ok(job) => job,
                 Err(RecvTimeoutError::Timeout) => {
                     commit(&mut idx, &mut pending, &mut failed);
+                    merge_due = true;
                     continue;
                 }
                 Err(RecvTimeoutError::Disconnected) => break,
             }
         };
+        merge_due |= !matches!(job, Job::Tentative(_) | Job::RolledBack);
         match job {
             Job::Docs(docs) => {
                 docs.add_to(&mut pending);
@@ -449,6 +516,97 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM search_segments", [], |r| r.get(0))
             .unwrap();
         assert_eq!(segments, 3, "one segment per flush or commit");
+        drop(jobs);
+        thread.join().unwrap();
+    }
+
+    /// A merge told to stop leaves the segments as they were; told nothing, it merges the tier.
+    #[test]
+    fn a_stopped_merge_is_rolled_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = open_index(&dir.path().join(SEARCH_FILE)).unwrap();
+        // More distinct terms than a merge handles between two questions to `stop`.
+        let text: String = (0..1500).map(|k| format!("mot{k} ")).collect();
+        for seq in 1..=8 {
+            let mut p = Postings::default();
+            p.add(seq, None, &text, "");
+            index(&mut c, &mut p).unwrap();
+        }
+        let segments = |c: &Connection| -> i64 {
+            c.query_row("SELECT COUNT(*) FROM search_segments", [], |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!(segments(&c), 8);
+        let mut asked = 0;
+        assert!(!merge(&mut c, &mut || {
+            asked += 1;
+            true
+        })
+        .unwrap());
+        assert_eq!(asked, 1);
+        assert_eq!(segments(&c), 8, "a stopped merge changes nothing");
+        assert!(merge(&mut c, &mut || false).unwrap());
+        assert_eq!(segments(&c), 1);
+        let blob: Vec<u8> = c
+            .query_row(
+                "SELECT docs FROM search_postings WHERE term = 'mot1499'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let mut all = Vec::new();
+        crate::search::decode(&blob, &mut all).unwrap();
+        assert_eq!(all, (1..=8).collect::<Vec<i64>>());
+    }
+
+    /// A full tier of segments is merged once the thread is idle, and searches read the same.
+    #[test]
+    fn full_tiers_are_merged_when_idle() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(SEARCH_FILE);
+        let idx = open_index(&path).unwrap();
+        let (jobs, rx) = sync_channel::<Job>(4);
+        let thread = std::thread::spawn(move || run(idx, rx));
+        let check = Connection::open(&path).unwrap();
+        let words = [
+            "un", "deux", "trois", "quatre", "cinq", "six", "sept", "huit",
+        ];
+        for (k, w) in words.iter().enumerate() {
+            jobs.send(Job::Docs(docs(k as i64 + 1, &[&format!("{w} commun")])))
+                .unwrap();
+            flush(&jobs);
+        }
+        let segments = || -> (i64, i64) {
+            check
+                .query_row("SELECT COUNT(*), SUM(docs) FROM search_segments", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .unwrap()
+        };
+        // The merge runs on the index thread after the last flush was answered: waited for here.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while segments().0 > 1 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(
+            segments(),
+            (1, 8),
+            "eight one-message segments merged into one"
+        );
+        let mut all = Vec::new();
+        let blob: Vec<u8> = check
+            .query_row(
+                "SELECT docs FROM search_postings WHERE term = 'commun'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        crate::search::decode(&blob, &mut all).unwrap();
+        assert_eq!(all, (1..=8).collect::<Vec<i64>>());
+        let mut sorted = words.to_vec();
+        sorted.push("commun");
+        sorted.sort();
+        assert_eq!(terms(&check), sorted);
         drop(jobs);
         thread.join().unwrap();
     }

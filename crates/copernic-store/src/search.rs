@@ -235,9 +235,9 @@ pub fn decode(blob: &[u8], out: &mut Vec<i64>) -> Result<()> {
     Ok(())
 }
 
-/// Writes what `postings` gathered as one segment (leaving it empty) and merges segments whose
-/// tier is full. Runs inside the caller's transaction: a crash keeps the messages and their
-/// index together or neither.
+/// Writes what `postings` gathered as one segment (leaving it empty). Runs inside the caller's
+/// transaction: a crash keeps the messages and their index together or neither. Full tiers are
+/// merged separately ([`merge_full_tiers`]), when the index thread has nothing else to do.
 pub fn write_segment(tx: &Transaction<'_>, postings: &mut Postings) -> Result<()> {
     let docs = postings.docs();
     if docs == 0 {
@@ -258,7 +258,7 @@ pub fn write_segment(tx: &Transaction<'_>, postings: &mut Postings) -> Result<()
         "INSERT INTO search_segments (segment, docs) VALUES (?1, ?2)",
         params![segment, docs as i64],
     )?;
-    merge_full_tiers(tx)
+    Ok(())
 }
 
 fn next_segment(tx: &Transaction<'_>) -> Result<i64> {
@@ -279,7 +279,9 @@ fn tier(docs: i64) -> u32 {
     t
 }
 
-fn merge_full_tiers(tx: &Transaction<'_>) -> Result<()> {
+/// Merges segments of a full tier until no tier is full; false when `stop` said to stop first
+/// (the caller then rolls the transaction back: merging is never needed, only faster to read).
+pub fn merge_full_tiers(tx: &Transaction<'_>, stop: &mut dyn FnMut() -> bool) -> Result<bool> {
     loop {
         let segments: Vec<(i64, i64)> = {
             let mut stmt =
@@ -292,14 +294,19 @@ fn merge_full_tiers(tx: &Transaction<'_>) -> Result<()> {
             by_tier.entry(tier(*docs)).or_default().push(*segment);
         }
         let Some(full) = by_tier.into_values().find(|s| s.len() >= MERGE_FANOUT) else {
-            return Ok(());
+            return Ok(true);
         };
-        merge(tx, &full[..MERGE_FANOUT])?;
+        if !merge(tx, &full[..MERGE_FANOUT], stop)? {
+            return Ok(false);
+        }
     }
 }
 
-/// Replaces `segments` by one holding all their postings.
-fn merge(tx: &Transaction<'_>, segments: &[i64]) -> Result<()> {
+/// Terms merged between two calls of a merge's `stop`.
+const TERMS_BETWEEN_STOPS: usize = 1024;
+
+/// Replaces `segments` by one holding all their postings; false when `stop` said to stop first.
+fn merge(tx: &Transaction<'_>, segments: &[i64], stop: &mut dyn FnMut() -> bool) -> Result<bool> {
     let list = segments
         .iter()
         .map(i64::to_string)
@@ -317,6 +324,7 @@ fn merge(tx: &Transaction<'_>, segments: &[i64]) -> Result<()> {
         let mut rows = stmt.query([])?;
         let mut current: Option<String> = None;
         let mut seqs: Vec<i64> = Vec::new();
+        let mut terms = 0usize;
         let mut flush = |term: &str, seqs: &mut Vec<i64>| -> Result<()> {
             seqs.sort_unstable();
             seqs.dedup();
@@ -330,6 +338,10 @@ fn merge(tx: &Transaction<'_>, segments: &[i64]) -> Result<()> {
             if current.as_deref() != Some(term.as_str()) {
                 if let Some(prev) = current.take() {
                     flush(&prev, &mut seqs)?;
+                    terms += 1;
+                    if terms.is_multiple_of(TERMS_BETWEEN_STOPS) && stop() {
+                        return Ok(false);
+                    }
                 }
                 current = Some(term);
             }
@@ -358,7 +370,7 @@ fn merge(tx: &Transaction<'_>, segments: &[i64]) -> Result<()> {
         "INSERT INTO search_segments (segment, docs) VALUES (?1, ?2)",
         params![target, docs_total],
     )?;
-    Ok(())
+    Ok(true)
 }
 
 /// A parsed search: words that must all appear, prefixes (`word*`), and phrases (`"a b"`) whose
