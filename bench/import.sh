@@ -16,15 +16,16 @@ if [ ! -s "$work/m$n.jsonl" ]; then
 fi
 sync
 rm -f "$work/floor.db" "$work/floor.db-wal" "$work/floor.db-shm"
-floor=$( { /usr/bin/time -f "%e %M" sqlite3 "$work/floor.db" \
+floor=$( { /usr/bin/time -f "%e %M %U %S" sqlite3 "$work/floor.db" \
   "CREATE TABLE m(id TEXT, author TEXT, created_at TEXT, text TEXT);" \
   ".mode csv" ".import --skip 1 $work/m$n.csv m" >/dev/null; } 2>&1 | tail -1)
 rm -rf "$work/store"
-ours=$( { /usr/bin/time -f "%e %M" "$bin" --data "$work/store" import "$work/m$n.jsonl" --json >"$work/summary.json"; } 2>&1 | tail -1)
-read -r floor_s floor_kb <<<"$floor"
-read -r ours_s ours_kb <<<"$ours"
+ours=$( { /usr/bin/time -f "%e %M %U %S" "$bin" --data "$work/store" import "$work/m$n.jsonl" --json >"$work/summary.json"; } 2>&1 | tail -1)
+read -r floor_s floor_kb floor_user floor_sys <<<"$floor"
+read -r ours_s ours_kb ours_user ours_sys <<<"$ours"
 echo "messages:            $n ($(du -h "$work/m$n.jsonl" | cut -f1) of JSONL)"
-echo "sqlite3 .import CSV: ${floor_s} s, peak ${floor_kb} KB"
-echo "copernic import:     ${ours_s} s, peak ${ours_kb} KB"
+# CPU too: on two cores the import is CPU-bound, and a shared machine's speed moves between runs.
+echo "sqlite3 .import CSV: ${floor_s} s, peak ${floor_kb} KB, CPU ${floor_user} s user + ${floor_sys} s sys"
+echo "copernic import:     ${ours_s} s, peak ${ours_kb} KB, CPU ${ours_user} s user + ${ours_sys} s sys"
 echo "ratio:               $(echo "scale=2; $ours_s / $floor_s" | bc)x the floor"
 echo "summary:             $(cat "$work/summary.json" | head -c 200)"

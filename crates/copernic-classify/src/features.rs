@@ -17,7 +17,7 @@
 use std::borrow::Cow;
 
 use copernic_core::hash::{fnv1a, FNV_OFFSET, FNV_PRIME};
-use copernic_core::text::{fold_token, is_emoji};
+use copernic_core::text::{fold_token, is_alphanumeric, is_emoji};
 use serde::{Deserialize, Serialize};
 
 /// How text becomes features; part of every model file (a model only reads the features it was
@@ -176,7 +176,7 @@ fn is_word_char(c: char) -> bool {
     if c.is_ascii() {
         return c.is_ascii_alphanumeric();
     }
-    c.is_alphanumeric() || unicode_normalization::char::is_combining_mark(c)
+    is_alphanumeric(c) || unicode_normalization::char::is_combining_mark(c)
 }
 
 /// The character at byte `at` of `text` (a character boundary) and its length in bytes.
@@ -284,7 +284,7 @@ fn tokenize<S: FnMut(&str, bool, bool) + ?Sized>(
         if c == '@' || c == '#' {
             // Both signs are one byte.
             let start = at + 1;
-            let tag = char_at(text, start).is_some_and(|(n, _)| n.is_alphanumeric() || n == '_')
+            let tag = char_at(text, start).is_some_and(|(n, _)| is_alphanumeric(n) || n == '_')
                 && !text[..at].chars().next_back().is_some_and(is_word_char);
             if tag {
                 let end = run_end(text, start, |c| is_word_char(c) || c == '_');
@@ -333,7 +333,7 @@ fn tokenize<S: FnMut(&str, bool, bool) + ?Sized>(
                 // English `n't`: `don't` → do + negation.
                 if folded.ends_with('n')
                     && after_next.is_some_and(|(x, _)| x == 't' || x == 'T')
-                    && !char_at(text, skip + 1).is_some_and(|(x, _)| x.is_alphanumeric())
+                    && !char_at(text, skip + 1).is_some_and(|(x, _)| is_alphanumeric(x))
                 {
                     let stem = &folded[..folded.len() - 1];
                     if !stem.is_empty() {

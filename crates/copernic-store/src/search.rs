@@ -163,17 +163,14 @@ impl ShortTerm {
         if b.len() > Self::MAX {
             return None;
         }
-        let mut bytes = [0u8; 24];
-        bytes[..b.len()].copy_from_slice(b);
-        bytes[23] = b.len() as u8;
-        let word = |i: usize| {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&bytes[i * 8..i * 8 + 8]);
-            u64::from_le_bytes(w)
-        };
-        Some(ShortTerm {
-            words: [word(0), word(1), word(2)],
-        })
+        // Shifted into the words byte by byte: copied into a byte array and read back as words,
+        // the copy (a `memcpy` call of variable length) stalled the read that followed it.
+        let mut words = [0u64; 3];
+        for (i, &byte) in b.iter().enumerate() {
+            words[i / 8] |= u64::from(byte) << (8 * (i % 8));
+        }
+        words[2] |= (b.len() as u64) << 56;
+        Some(ShortTerm { words })
     }
 
     fn to_boxed_str(self) -> Box<str> {
@@ -624,6 +621,25 @@ mod tests {
         assert_eq!(got, want);
         assert_eq!((p.docs(), p.last()), (0, None));
         assert_eq!(ShortTerm::new(&edge).unwrap().to_boxed_str(), edge.into());
+    }
+
+    #[test]
+    fn short_terms_hold_their_bytes_then_their_length() {
+        for len in 0..=ShortTerm::MAX {
+            let term: String = "abcdefghijklmnopqrstuvwxyz"[..len].to_string();
+            let t = ShortTerm::new(&term).unwrap();
+            let mut bytes = [0u8; 24];
+            bytes[..len].copy_from_slice(term.as_bytes());
+            bytes[23] = len as u8;
+            let want: Vec<u64> = bytes
+                .chunks(8)
+                .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+                .collect();
+            assert_eq!(t.words.to_vec(), want);
+            assert_eq!(&*t.to_boxed_str(), term);
+        }
+        assert!(ShortTerm::new(&"x".repeat(ShortTerm::MAX + 1)).is_none());
+        assert_eq!(&*ShortTerm::new("été").unwrap().to_boxed_str(), "été");
     }
 
     #[test]

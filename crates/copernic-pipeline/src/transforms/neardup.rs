@@ -134,7 +134,7 @@ fn word_end(text: &str, from: usize) -> usize {
 /// Adds the parts of `word` (any characters) to `shingles`; true once the text has had
 /// [`MAX_WORDS`] words.
 fn add_parts(word: &str, shingles: &mut Shingles, folded: &mut String) -> bool {
-    for part in word.split(|c: char| !c.is_alphanumeric()) {
+    for part in word.split(|c: char| !text::is_alphanumeric(c)) {
         if part.is_empty() || part.bytes().all(|b| b.is_ascii_digit()) {
             continue;
         }
