@@ -472,16 +472,40 @@ mod tests {
         rx.recv().unwrap().unwrap();
     }
 
-    /// Tentative messages are written only once their commit is announced, dropped on a
-    /// rollback, and never mixed into a segment with messages gathered before them.
-    #[test]
-    fn tentative_messages_wait_for_their_commit() {
+    /// An index thread on a fresh index file: its folder, its queue, its handle, and a connection
+    /// to look at what it wrote.
+    fn start() -> (
+        tempfile::TempDir,
+        SyncSender<Job>,
+        std::thread::JoinHandle<()>,
+        Connection,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(SEARCH_FILE);
         let idx = open_index(&path).unwrap();
         let (jobs, rx) = sync_channel::<Job>(4);
         let thread = std::thread::spawn(move || run(idx, rx));
         let check = Connection::open(&path).unwrap();
+        (dir, jobs, thread, check)
+    }
+
+    /// The message numbers of `term`, over every segment.
+    fn postings(c: &Connection, term: &str) -> Vec<i64> {
+        let mut s = c
+            .prepare("SELECT docs FROM search_postings WHERE term = ?1 ORDER BY segment")
+            .unwrap();
+        let mut all = Vec::new();
+        for blob in s.query_map([term], |r| r.get::<_, Vec<u8>>(0)).unwrap() {
+            crate::search::decode(&blob.unwrap(), &mut all).unwrap();
+        }
+        all
+    }
+
+    /// Tentative messages are written only once their commit is announced, dropped on a
+    /// rollback, and never mixed into a segment with messages gathered before them.
+    #[test]
+    fn tentative_messages_wait_for_their_commit() {
+        let (_dir, jobs, thread, check) = start();
 
         jobs.send(Job::Docs(docs(1, &["alpha"]))).unwrap();
         jobs.send(Job::Tentative(docs(2, &["bravo"]))).unwrap();
@@ -547,27 +571,13 @@ mod tests {
         assert_eq!(segments(&c), 8, "a stopped merge changes nothing");
         assert!(merge(&mut c, &mut || false).unwrap());
         assert_eq!(segments(&c), 1);
-        let blob: Vec<u8> = c
-            .query_row(
-                "SELECT docs FROM search_postings WHERE term = 'mot1499'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        let mut all = Vec::new();
-        crate::search::decode(&blob, &mut all).unwrap();
-        assert_eq!(all, (1..=8).collect::<Vec<i64>>());
+        assert_eq!(postings(&c, "mot1499"), (1..=8).collect::<Vec<i64>>());
     }
 
     /// A full tier of segments is merged once the thread is idle, and searches read the same.
     #[test]
     fn full_tiers_are_merged_when_idle() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(SEARCH_FILE);
-        let idx = open_index(&path).unwrap();
-        let (jobs, rx) = sync_channel::<Job>(4);
-        let thread = std::thread::spawn(move || run(idx, rx));
-        let check = Connection::open(&path).unwrap();
+        let (_dir, jobs, thread, check) = start();
         let words = [
             "un", "deux", "trois", "quatre", "cinq", "six", "sept", "huit",
         ];
@@ -593,16 +603,7 @@ mod tests {
             (1, 8),
             "eight one-message segments merged into one"
         );
-        let mut all = Vec::new();
-        let blob: Vec<u8> = check
-            .query_row(
-                "SELECT docs FROM search_postings WHERE term = 'commun'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        crate::search::decode(&blob, &mut all).unwrap();
-        assert_eq!(all, (1..=8).collect::<Vec<i64>>());
+        assert_eq!(postings(&check, "commun"), (1..=8).collect::<Vec<i64>>());
         let mut sorted = words.to_vec();
         sorted.push("commun");
         sorted.sort();
