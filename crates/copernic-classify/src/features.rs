@@ -17,7 +17,7 @@
 use std::borrow::Cow;
 
 use copernic_core::hash::{fnv1a, FNV_OFFSET, FNV_PRIME};
-use copernic_core::text::{fold_token, is_alphanumeric, is_emoji};
+use copernic_core::text::{fold_token, is_alphanumeric, is_emoji, is_word_char};
 use serde::{Deserialize, Serialize};
 
 /// How text becomes features; part of every model file (a model only reads the features it was
@@ -170,13 +170,6 @@ fn is_negation(w: &str) -> bool {
 fn is_mark(c: char) -> bool {
     // No ASCII character is a combining mark: most characters skip the Unicode table.
     !c.is_ascii() && unicode_normalization::char::is_combining_mark(c)
-}
-
-fn is_word_char(c: char) -> bool {
-    if c.is_ascii() {
-        return c.is_ascii_alphanumeric();
-    }
-    is_alphanumeric(c) || unicode_normalization::char::is_combining_mark(c)
 }
 
 /// The character at byte `at` of `text` (a character boundary) and its length in bytes.

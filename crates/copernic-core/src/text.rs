@@ -284,7 +284,9 @@ pub struct Analyzer<'a> {
     at: usize,
 }
 
-fn is_word_char(c: char) -> bool {
+/// A character that continues a word: a letter, a digit or a combining mark (the analyzer's and
+/// the classifier's tokenizers agree on it).
+pub fn is_word_char(c: char) -> bool {
     if c.is_ascii() {
         // Most characters: no Unicode table.
         return c.is_ascii_alphanumeric();

@@ -660,7 +660,7 @@ fn write_rows(
     for id in batch.wave_heads {
         head.execute(params![&id.0[..]])?;
     }
-    // What the index thread gets once this transaction is committed.
+    // What the index thread gets: it writes them to the index once this transaction commits.
     for ((ing, _), seq) in batch
         .messages
         .iter()
