@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::features::{extract, extract_with_words, for_each_word};
 use crate::model::{Model, ModelError};
 use crate::pii::{self, PiiMatch};
+use crate::wordsums::WordSums;
 
 const INTENT: &[u8] = include_bytes!("../models/intent.cpnm");
 const SENTIMENT_FR: &[u8] = include_bytes!("../models/sentiment-fr.cpnm");
@@ -67,8 +68,11 @@ pub struct Classifier {
 #[derive(Default)]
 pub struct Scratch {
     features: Vec<u32>,
+    /// The intent model's logits then probabilities, then (French) the sentiment model's.
     probs: Vec<f32>,
+    logits: Vec<f32>,
     pii: Vec<PiiMatch>,
+    sums: WordSums,
 }
 
 /// Words that make a message urgent whatever its sentiment: safety, health, legal threats,
@@ -229,37 +233,52 @@ impl Classifier {
             .map(|l| l.split(['-', '_']).next().unwrap_or(l).to_ascii_lowercase())
             .or_else(|| crate::lang::identify(text).map(|g| g.lang.to_string()));
 
-        // The shipped models share one feature configuration: the text is cut once, and its
-        // words are checked for urgency on the way.
+        // The shipped models share one feature configuration: the text is cut once, the logits
+        // of both are summed with the tokens' kept sums, and the words are checked for urgency on
+        // the way. French sentiment only for French.
         let mut urgent = None;
-        extract_with_words(
-            text,
-            &self.intent.features,
-            &mut s.features,
-            &mut first_urgent(&mut urgent),
-        );
-        self.intent.logits_into(&s.features, &mut s.probs);
-        self.intent.probabilities(&mut s.probs);
-        let intent = Self::label(&self.intent, &s.probs, "model:intent", ctx.all_scores);
-        let p_intent = |name: &str, probs: &[f32]| {
+        let fr = lang.as_deref() == Some("fr");
+        let shared = [&self.intent, &self.sentiment_fr];
+        if WordSums::fits(&shared) {
+            s.sums.logits(
+                &shared,
+                1 + usize::from(fr),
+                text,
+                &mut s.probs,
+                Some(&mut first_urgent(&mut urgent)),
+            );
+        } else {
+            extract_with_words(
+                text,
+                &self.intent.features,
+                &mut s.features,
+                &mut first_urgent(&mut urgent),
+            );
+            self.intent.logits_into(&s.features, &mut s.probs);
+            if fr {
+                extract(text, &self.sentiment_fr.features, &mut s.features);
+                self.sentiment_fr.logits_into(&s.features, &mut s.logits);
+                s.probs.extend_from_slice(&s.logits);
+            }
+        }
+        let (intent_probs, sentiment_probs) = s.probs.split_at_mut(self.intent.labels.len());
+        self.intent.probabilities(intent_probs);
+        let intent = Self::label(&self.intent, intent_probs, "model:intent", ctx.all_scores);
+        let p_intent = |name: &str| {
             self.intent
                 .labels
                 .iter()
                 .position(|l| l == name)
-                .map_or(0.0, |i| probs[i])
+                .map_or(0.0, |i| intent_probs[i])
         };
-        let complaint = p_intent("complaint", &s.probs) + p_intent("churn_risk", &s.probs);
-        let praise = p_intent("praise", &s.probs);
+        let complaint = p_intent("complaint") + p_intent("churn_risk");
+        let praise = p_intent("praise");
 
-        let (sentiment, negative) = if lang.as_deref() == Some("fr") {
-            if self.sentiment_fr.features != self.intent.features {
-                extract(text, &self.sentiment_fr.features, &mut s.features);
-            }
-            self.sentiment_fr.logits_into(&s.features, &mut s.probs);
-            self.sentiment_fr.probabilities(&mut s.probs);
+        let (sentiment, negative) = if fr {
+            self.sentiment_fr.probabilities(sentiment_probs);
             let l = Self::label(
                 &self.sentiment_fr,
-                &s.probs,
+                sentiment_probs,
                 "model:sentiment-fr",
                 ctx.all_scores,
             );
@@ -268,7 +287,7 @@ impl Classifier {
                 .labels
                 .iter()
                 .position(|x| x == "negative")
-                .map_or(0.0, |i| s.probs[i]);
+                .map_or(0.0, |i| sentiment_probs[i]);
             (l, neg)
         } else {
             // No labelled English sentiment corpus here: derived from the intent model.

@@ -234,7 +234,7 @@ pub fn for_each_word(text: &str, words: &mut dyn FnMut(&str)) {
     tokenize(text, &mut |_, _, _| {}, Some(words));
 }
 
-fn tokenize<S: FnMut(&str, bool, bool) + ?Sized>(
+pub(crate) fn tokenize<S: FnMut(&str, bool, bool) + ?Sized>(
     text: &str,
     sink: &mut S,
     mut words: Option<&mut dyn FnMut(&str)>,
@@ -447,33 +447,62 @@ fn extract_with(
     let mask = (cfg.buckets() - 1) as u64;
     let mut prev: Option<u64> = None;
     let mut sink = |t: &str, negated: bool, word: bool| {
-        let seed = if negated { SEED_NEG } else { SEED_WORD };
-        let h = hash_bytes(seed, t.as_bytes());
+        let h = token_hash(t, negated);
         out.push((h & mask) as u32);
         if cfg.word_ngrams >= 2 {
             if let Some(p) = prev {
-                let pair = hash_bytes(SEED_PAIR ^ p, &h.to_le_bytes());
-                out.push((pair & mask) as u32);
+                out.push(pair_bucket(p, h, mask));
             }
             prev = Some(h);
         }
-        if cfg.char_max == 0 || !word {
-            return;
+        if word {
+            word_ngrams(t, cfg, mask, gram, bounds, states, out);
         }
-        // `<word>`: the boundaries make prefixes and suffixes features of their own.
-        gram.clear();
-        gram.push(b'<');
-        gram.extend_from_slice(t.as_bytes());
-        gram.push(b'>');
-        bounds.clear();
-        if !t.is_ascii() {
-            bounds.push(0);
-            bounds.extend(t.char_indices().map(|(k, _)| k + 1));
-            bounds.extend([gram.len() - 1, gram.len()]);
-        }
-        char_ngrams(gram, bounds, states, cfg, mask, out);
     };
     tokenize(text, &mut sink, words);
+}
+
+/// The hash of a token's own feature (its bucket is the low bits): a word and the same word in a
+/// negation's scope are two features.
+#[inline]
+pub(crate) fn token_hash(t: &str, negated: bool) -> u64 {
+    let seed = if negated { SEED_NEG } else { SEED_WORD };
+    hash_bytes(seed, t.as_bytes())
+}
+
+/// The bucket of the pair of adjacent tokens whose hashes are `prev` and `h`.
+#[inline]
+pub(crate) fn pair_bucket(prev: u64, h: u64, mask: u64) -> u32 {
+    (hash_bytes(SEED_PAIR ^ prev, &h.to_le_bytes()) & mask) as u32
+}
+
+/// Appends the buckets of the character n-grams of the word `t` (none when the configuration
+/// has none). The other arguments are reused buffers.
+#[inline]
+pub(crate) fn word_ngrams(
+    t: &str,
+    cfg: &FeatureConfig,
+    mask: u64,
+    gram: &mut Vec<u8>,
+    bounds: &mut Vec<usize>,
+    states: &mut Vec<u64>,
+    out: &mut Vec<u32>,
+) {
+    if cfg.char_max == 0 {
+        return;
+    }
+    // `<word>`: the boundaries make prefixes and suffixes features of their own.
+    gram.clear();
+    gram.push(b'<');
+    gram.extend_from_slice(t.as_bytes());
+    gram.push(b'>');
+    bounds.clear();
+    if !t.is_ascii() {
+        bounds.push(0);
+        bounds.extend(t.char_indices().map(|(k, _)| k + 1));
+        bounds.extend([gram.len() - 1, gram.len()]);
+    }
+    char_ngrams(gram, bounds, states, cfg, mask, out);
 }
 
 /// Appends the hashed character n-grams of `gram`: every n-gram of `cfg.char_min` characters in

@@ -7,6 +7,7 @@ pub mod features;
 pub mod lang;
 pub mod model;
 pub mod pii;
+pub mod wordsums;
 
 pub use features::FeatureConfig;
 pub use model::{Model, ModelError, Prediction};

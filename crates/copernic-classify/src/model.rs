@@ -109,6 +109,15 @@ pub struct Model {
     /// `buckets × labels`, row-major: one row per feature bucket.
     weights: Vec<f32>,
     bias: Vec<f32>,
+    /// Unique to these weights: changed whenever they change (see [`Model::version`]).
+    version: u64,
+}
+
+/// The next [`Model::version`]: every model and every change of weights gets its own.
+static NEXT_VERSION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn next_version() -> u64 {
+    NEXT_VERSION.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// One example: its text's features and its label indices.
@@ -232,12 +241,30 @@ impl Model {
             temperature: 1.0,
             threshold: 0.0,
             provenance: Provenance::default(),
+            version: next_version(),
         }
+    }
+
+    /// Names these weights: two models with the same version have the same weights (a clone),
+    /// and learning gives a model a new version. What is computed from the weights and kept
+    /// (`WordSums`) is kept with the version it was computed from.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The weights of feature bucket `b`, one per label.
+    #[inline(always)]
+    pub(crate) fn row(&self, b: u32) -> &[f32] {
+        let n = self.labels.len();
+        &self.weights[b as usize * n..][..n]
+    }
+
+    pub(crate) fn bias(&self) -> &[f32] {
+        &self.bias
     }
 
     /// Raw scores (logits) of the features `f` into `out`.
     pub fn logits_into(&self, f: &[u32], out: &mut Vec<f32>) {
-        let n = self.labels.len();
         out.clear();
         out.extend_from_slice(&self.bias);
         if f.is_empty() {
@@ -247,6 +274,16 @@ impl Model {
         // short texts land on the same scale, and one step moves a logit by the same amount
         // whatever the length.
         let scale = 1.0 / (f.len() as f32).sqrt();
+        self.sum_rows(f, out);
+        // Scaled and the bias added after the sum.
+        for (o, b) in out.iter_mut().zip(&self.bias) {
+            *o = *o * scale + b;
+        }
+    }
+
+    /// The sums of the rows of the buckets `f` into `out` (one per label).
+    pub(crate) fn sum_rows(&self, f: &[u32], out: &mut [f32]) {
+        let n = self.labels.len();
         match n {
             1 => sum_rows::<1>(&self.weights, f, out),
             2 => sum_rows::<2>(&self.weights, f, out),
@@ -266,10 +303,6 @@ impl Model {
                     }
                 }
             }
-        }
-        // Scaled and the bias added after the sum.
-        for (o, b) in out.iter_mut().zip(&self.bias) {
-            *o = *o * scale + b;
         }
     }
 
@@ -415,6 +448,7 @@ impl Model {
         for _ in 0..5 {
             self.step(&ex, 0.25, 0.0, &mut buf);
         }
+        self.version = next_version();
         true
     }
 
@@ -503,6 +537,7 @@ impl Model {
         }
         model.weights = best.1;
         model.bias = best.2;
+        model.version = next_version();
         model.provenance.epochs = best.3;
         model.provenance.seed = cfg.seed;
         if !valid.is_empty() {
