@@ -190,22 +190,11 @@ fn sum_rows<const N: usize>(weights: &[f32], f: &[u32], out: &mut [f32]) {
 /// A hint to load `weights[at..at + len]` into the cache; nothing happens out of bounds.
 #[inline(always)]
 fn prefetch_row(weights: &[f32], at: usize, len: usize) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        if at + len <= weights.len() && len > 0 {
-            let first = weights[at..].as_ptr();
-            let last = weights[at + len - 1..].as_ptr();
-            // SAFETY: a prefetch reads nothing the program sees and cannot fault; both pointers
-            // are in `weights` (checked above). A row may straddle two cache lines: both asked.
-            unsafe {
-                _mm_prefetch::<_MM_HINT_T0>(first.cast());
-                _mm_prefetch::<_MM_HINT_T0>(last.cast());
-            }
-        }
+    // A row may straddle two cache lines: both asked.
+    if let (Some(first), Some(last)) = (weights.get(at), weights.get(at + len.max(1) - 1)) {
+        copernic_core::prefetch(first);
+        copernic_core::prefetch(last);
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (weights, at, len);
 }
 
 /// Turns texts into examples for a label set (labels in `labels`, a text's labels by index).

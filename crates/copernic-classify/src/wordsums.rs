@@ -79,19 +79,6 @@ fn add(acc: &mut [f32; MAX_LABELS], count: &mut u32, e: &Entry) {
     *count += u32::from(e.count);
 }
 
-/// A hint to load `e` into the cache.
-#[inline(always)]
-fn prefetch(e: &Entry) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch reads nothing the program sees and cannot fault; `e` is a reference.
-    unsafe {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        _mm_prefetch::<_MM_HINT_T0>((e as *const Entry).cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = e;
-}
-
 /// Kept token sums and reused buffers: one per thread (in `defaults::Scratch`).
 #[derive(Default)]
 pub struct WordSums {
@@ -176,7 +163,7 @@ impl WordSums {
         }
         for (i, t) in tokens.iter().enumerate() {
             if let Some(ahead) = tokens.get(i + PREFETCH_AHEAD) {
-                prefetch(&self.table[slot(ahead.h)]);
+                copernic_core::prefetch(&self.table[slot(ahead.h)]);
             }
             let e = self.entry(models, t, mask);
             add(&mut acc, &mut count, &e);

@@ -14,6 +14,9 @@ use crate::transforms::neardup::{fingerprint, NearDup, NearDupConfig};
 use copernic_classify::defaults::Classifier;
 use copernic_listen::Percolator;
 
+/// How many messages ahead of its assignment the near-duplicate detector's lists are fetched.
+const NEARDUP_AHEAD: usize = 8;
+
 /// An item with its pure, per-message work done (labels, fingerprint, standing queries), ready to
 /// be written. Preparing is done off the writer thread so parsing and hashing overlap with
 /// writing. (Search terms are cut on the index thread: see copernic-store's indexer.)
@@ -273,7 +276,15 @@ impl Ingestor {
         let mut heads = Vec::new();
         // For each item: Ok(index into messages) or Err(index into rejects).
         let mut order = Vec::with_capacity(items.len());
-        for p in items {
+        let fingerprints: Vec<u64> = items.iter().map(|p| p.fingerprint).collect();
+        for (i, p) in items.into_iter().enumerate() {
+            // The detector's lists fetched ahead: headers first, then where they point.
+            if let Some(&f) = fingerprints.get(i + NEARDUP_AHEAD) {
+                neardup.prefetch(f, NEARDUP_AHEAD, false);
+            }
+            if let Some(&f) = fingerprints.get(i + NEARDUP_AHEAD / 2) {
+                neardup.prefetch(f, NEARDUP_AHEAD / 2, true);
+            }
             match p.item {
                 Item::Message(message) => {
                     let a = neardup.assign(message.id, p.fingerprint);
