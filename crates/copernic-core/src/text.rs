@@ -207,11 +207,19 @@ pub fn fold_into(s: &str, out: &mut String) {
     // characters below U+0250 are all starters, so no combining mark reorders across them.
     if s.chars().all(|c| (c as u32) < LATIN_END) {
         let table = latin_folds();
-        for c in s.chars() {
-            if c.is_ascii() {
-                out.push(c.to_ascii_lowercase());
-            } else {
+        // Runs of ASCII between the accented letters are copied and lowercased whole, not
+        // pushed character by character.
+        let mut rest = s;
+        while !rest.is_empty() {
+            let ascii = rest.bytes().position(|b| !b.is_ascii()).unwrap_or(rest.len());
+            let start = out.len();
+            out.push_str(&rest[..ascii]);
+            out[start..].make_ascii_lowercase();
+            rest = &rest[ascii..];
+            let mut chars = rest.chars();
+            if let Some(c) = chars.next() {
                 out.push_str(&table[c as usize]);
+                rest = chars.as_str();
             }
         }
     } else {
@@ -400,7 +408,8 @@ impl<'a> Analyzer<'a> {
                 }
                 continue;
             }
-            if is_emoji(c) {
+            // No ASCII character is an emoji: spaces and punctuation skip the ranges.
+            if !c.is_ascii() && is_emoji(c) {
                 return Some((&text[start..start + len], TokenKind::Word));
             }
         }
@@ -630,6 +639,29 @@ mod tests {
     fn latin_fast_path_agrees_with_unicode() {
         for c in (0..=0x2000u32).filter_map(char::from_u32) {
             assert_eq!(is_alphanumeric(c), c.is_alphanumeric(), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn latin_folding_agrees_with_the_decomposition() {
+        let slow = |s: &str| -> String {
+            s.nfd()
+                .filter(|c| !is_combining_mark(*c))
+                .flat_map(char::to_lowercase)
+                .collect()
+        };
+        for c in (0x80..LATIN_END).filter_map(char::from_u32) {
+            // The letter alone, between ASCII runs, at both ends, and twice in a row.
+            for s in [
+                format!("{c}"),
+                format!("AbC{c}dEf"),
+                format!("{c}XY{c}{c}z9"),
+                format!("Q{c}"),
+            ] {
+                let mut fast = String::from("kept ");
+                fold_into(&s, &mut fast);
+                assert_eq!(fast, format!("kept {}", slow(&s)), "{s:?}");
+            }
         }
     }
 

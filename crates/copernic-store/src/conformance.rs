@@ -343,12 +343,23 @@ pub fn threads_resolve_from_parent(store: &dyn Store) {
     reply.message.in_reply_to = Some(MessageId::derive("thr", "root"));
     let mut reply2 = msg("thr", "reply2", "thanks", 2);
     reply2.message.in_reply_to = Some(MessageId::derive("thr", "reply"));
-    write(store, &[root.clone(), reply, reply2]);
+    // A reply to a message never seen starts a thread named after that parent.
+    let mut orphan = msg("thr", "orphan", "re: lost", 3);
+    let ghost = MessageId::derive("thr", "ghost");
+    orphan.message.in_reply_to = Some(ghost);
+    write(store, &[root.clone(), reply, reply2, orphan]);
     let q = MessageQuery {
         thread: Some(root.message.id),
         ..Default::default()
     };
     assert_eq!(store.messages(&q).unwrap().len(), 3);
+    let q = MessageQuery {
+        thread: Some(ghost),
+        ..Default::default()
+    };
+    let got = store.messages(&q).unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].ingested.message.external_id, "orphan");
 }
 
 /// A reject is kept with its reason and bytes; the same position replayed replaces it.

@@ -580,12 +580,15 @@ fn write_rows(
 ) -> Result<Vec<WriteOutcome>> {
     let mut outcomes = Vec::with_capacity(batch.messages.len());
     let mut inserted: Vec<i64> = Vec::new();
+    // The thread: the one given, else the parent's, else the parent itself, else the message.
+    // A message with no parent (most) skips the parent's look-up and the cursor it opens.
     let mut insert = tx.prepare_cached(
         "INSERT INTO messages (id, workspace, source, external_id, channel, direction, \
          author_id, author_handle, author_name, thread_id, in_reply_to, title, text, \
          created_at, received_at, url, lang, tags, fingerprint, wave, raw_offset, raw_len, labels) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, \
-           COALESCE(?10, (SELECT thread_id FROM messages WHERE id = ?11), ?11, ?1), \
+           COALESCE(?10, CASE WHEN ?11 IS NULL THEN ?1 \
+             ELSE COALESCE((SELECT thread_id FROM messages WHERE id = ?11), ?11) END), \
            ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23) \
          ON CONFLICT (id) DO NOTHING",
     )?;
