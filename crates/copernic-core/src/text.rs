@@ -211,7 +211,10 @@ pub fn fold_into(s: &str, out: &mut String) {
         // pushed character by character.
         let mut rest = s;
         while !rest.is_empty() {
-            let ascii = rest.bytes().position(|b| !b.is_ascii()).unwrap_or(rest.len());
+            let ascii = rest
+                .bytes()
+                .position(|b| !b.is_ascii())
+                .unwrap_or(rest.len());
             let start = out.len();
             out.push_str(&rest[..ascii]);
             out[start..].make_ascii_lowercase();

@@ -1,6 +1,6 @@
-//! The near-duplicate detector as the writer runs it during an import: every message of a JSONL
-//! file assigned in order, in batches, with and without its lists fetched ahead
-//! (`NearDup::prefetch`), on one thread. The wave counts must agree.
+//! The near-duplicate detector as an import runs it: the SimHash fingerprint of every message of
+//! a JSONL file (timed), then every message assigned in order, in batches, with and without the
+//! lists fetched ahead (`NearDup::prefetch`), on one thread. The wave counts must agree.
 //!
 //! ```text
 //! cargo run --release -p copernic-pipeline --example neardup_hot -- FILE.jsonl [ROUNDS]
@@ -23,12 +23,19 @@ fn main() {
     };
     let rounds: usize = args.get(2).and_then(|r| r.parse().ok()).unwrap_or(3);
     let file = std::fs::File::open(path).expect("cannot open the input");
-    let fingerprints: Vec<u64> = std::io::BufReader::new(file)
+    let texts: Vec<String> = std::io::BufReader::new(file)
         .lines()
         .map_while(Result::ok)
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(&l).ok())
-        .map(|v| fingerprint(v["text"].as_str().unwrap_or(""), 6))
+        .map(|v| v["text"].as_str().unwrap_or("").to_string())
         .collect();
+    let started = Instant::now();
+    let fingerprints: Vec<u64> = texts.iter().map(|t| fingerprint(t, 6)).collect();
+    println!(
+        "fingerprints: {:.3} s for {} messages",
+        started.elapsed().as_secs_f64(),
+        texts.len()
+    );
     let ids: Vec<MessageId> = (0..fingerprints.len())
         .map(|i| MessageId::derive("bench", &i.to_string()))
         .collect();
