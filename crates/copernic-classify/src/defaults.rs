@@ -256,7 +256,9 @@ impl Classifier {
             );
             self.intent.logits_into(&s.features, &mut s.probs);
             if fr {
-                extract(text, &self.sentiment_fr.features, &mut s.features);
+                if self.sentiment_fr.features != self.intent.features {
+                    extract(text, &self.sentiment_fr.features, &mut s.features);
+                }
                 self.sentiment_fr.logits_into(&s.features, &mut s.logits);
                 s.probs.extend_from_slice(&s.logits);
             }
