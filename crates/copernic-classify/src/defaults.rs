@@ -419,6 +419,53 @@ mod tests {
     }
 
     #[test]
+    fn models_that_cannot_share_sums_are_read_one_by_one() {
+        // A French sentiment model with its own features: the shipped intent model is then
+        // read through its feature list, and must say what the kept sums say.
+        use crate::model::{examples, TrainConfig};
+        let rows: Vec<(String, Vec<String>)> = [
+            ("un film magnifique, j'ai adoré", "positive"),
+            ("des acteurs formidables, superbe", "positive"),
+            ("ennuyeux et raté, à éviter", "negative"),
+            ("un navet, le scénario est nul", "negative"),
+        ]
+        .iter()
+        .map(|(t, l)| (t.to_string(), vec![l.to_string()]))
+        .collect();
+        let labels = vec!["negative".to_string(), "positive".to_string()];
+        let cfg = TrainConfig {
+            features: crate::FeatureConfig {
+                bits: 12,
+                ..crate::FeatureConfig::default()
+            },
+            ..TrainConfig::default()
+        };
+        let train = examples(&rows, &labels, &cfg.features);
+        let own = Model::train(labels, false, train, &[], &cfg, &mut |_, _| {}).unwrap();
+        let shipped = Classifier::shipped().unwrap();
+        let apart = Classifier {
+            intent: shipped.intent.clone(),
+            sentiment_fr: own,
+            topics: None,
+        };
+        assert!(!WordSums::fits(&[&apart.intent, &apart.sentiment_fr]));
+        let ctx = Context {
+            lang: Some("fr"),
+            ..Context::default()
+        };
+        for text in [
+            "j'ai adoré ce film magnifique",
+            "un navet raté, je veux être remboursé",
+        ] {
+            let a = apart.classify(text, ctx, &mut Scratch::default());
+            let b = shipped.classify(text, ctx, &mut Scratch::default());
+            assert_eq!(a.intent.label, b.intent.label, "{text}");
+            assert!((a.intent.score - b.intent.score).abs() < 1e-5, "{text}");
+            assert_eq!(a.sentiment.source, "model:sentiment-fr");
+        }
+    }
+
+    #[test]
     fn urgent_words_are_sorted() {
         assert!(URGENT_WORDS.windows(2).all(|w| w[0] < w[1]));
     }
