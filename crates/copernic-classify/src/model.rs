@@ -237,7 +237,7 @@ impl Model {
     /// Names these weights: two models with the same version have the same weights (a clone),
     /// and learning gives a model a new version. What is computed from the weights and kept
     /// (`WordSums`) is kept with the version it was computed from.
-    pub fn version(&self) -> u64 {
+    pub(crate) fn version(&self) -> u64 {
         self.version
     }
 

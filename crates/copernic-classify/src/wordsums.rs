@@ -123,7 +123,6 @@ impl WordSums {
         self.check_versions(models);
         let cfg = models[0].features;
         let mask = (cfg.buckets() - 1) as u64;
-        let active_labels: usize = models[..active].iter().map(|m| m.labels.len()).sum();
         let mut acc = [0.0f32; MAX_LABELS];
         let mut count = 0u32;
         let mut prev: Option<u64> = None;
@@ -143,8 +142,13 @@ impl WordSums {
             }
             let flags = USED | if negated { NEGATED } else { 0 } | if word { WORD } else { 0 };
             if t.len() > KEY_BYTES {
+                // Never kept, and counted from its buckets: a very long word can have more
+                // features than an entry's count holds.
                 let e = self.make(models, t, flags, h, mask);
-                add(&mut acc, &mut count, &e);
+                for (a, s) in acc.iter_mut().zip(&e.sums) {
+                    *a += s;
+                }
+                count += self.buckets.len() as u32;
             } else {
                 // Looked up after the text, each slot fetched a few tokens ahead of use.
                 let mut key = [0; KEY_BYTES];
@@ -192,7 +196,6 @@ impl WordSums {
             }
             at += n;
         }
-        debug_assert_eq!(at, active_labels);
         self.pairs = pairs;
         self.tokens = tokens;
     }
@@ -261,7 +264,7 @@ impl WordSums {
         let mut e = EMPTY;
         e.tag = (h >> 32) as u32;
         e.flags = flags;
-        // A long word is made here and never kept: its count may be anything.
+        // Only tokens of at most KEY_BYTES bytes are kept: a few dozen features at most.
         e.count = u16::try_from(self.buckets.len()).unwrap_or(u16::MAX);
         let n = t.len().min(KEY_BYTES);
         e.len = n as u8;
@@ -334,6 +337,20 @@ mod tests {
             }
         }
         assert!(sums.used > 20, "{}", sums.used);
+    }
+
+    #[test]
+    fn a_word_too_long_to_keep_counts_every_feature() {
+        // 70,000 letters: more character n-grams than an entry's count could hold.
+        let c = Classifier::shipped().unwrap();
+        let text = format!("refund {} please", "abcdefg".repeat(10_000));
+        let mut out = Vec::new();
+        WordSums::default().logits(&[&c.intent], 1, &text, &mut out, None);
+        let want = reference(&c.intent, &text);
+        assert!(
+            out.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-3),
+            "{out:?} vs {want:?}"
+        );
     }
 
     #[test]

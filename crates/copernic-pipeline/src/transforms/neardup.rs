@@ -485,7 +485,8 @@ mod tests {
 
     #[test]
     fn fetching_ahead_changes_no_assignment() {
-        // Near copies among others, past a full window (so that evictions are fetched too).
+        // A hint borrows the detector and must never fail: near copies among others, past a
+        // full window (evictions fetched too) and up to the last message (nothing ahead).
         let config = NearDupConfig {
             window: 50,
             ..NearDupConfig::default()
