@@ -24,7 +24,10 @@ fuzz_target!(|data: &[u8]| {
         // `parse` already checked them: an accepted file's hours make a schedule.
         let schedule = hours.schedule().expect("checked hours");
         for sla in &file.slas {
-            for d in [sla.first_response, sla.next_response, sla.resolution].into_iter().flatten() {
+            for d in [sla.first_response, sla.next_response, sla.resolution]
+                .into_iter()
+                .flatten()
+            {
                 let due = schedule.add(start, d);
                 assert!(due >= start, "{due} before {start} for {d}");
             }

@@ -1,11 +1,12 @@
 //! `sources::jsonl::read` (one JSON object per line) and `read_array` (one JSON document).
 //!
-//! Asserts: no panic; reading from memory never fails; every item meets the contract (see
+//! Asserts: the in-place JSON reader (`sources::json`) reads what serde_json reads; no panic; reading from memory never fails; every item meets the contract (see
 //! `src/lib.rs`), JSONL records bounded by `max_record_bytes`; and, as `read` documents, every
 //! line that is not blank yields exactly one item (a message or a reject), so none is dropped.
 #![no_main]
 
 use copernic_fuzz::{checker, ctx, Bound};
+use copernic_pipeline::sources::json::Json;
 use copernic_pipeline::sources::{jsonl, Mapping};
 use libfuzzer_sys::fuzz_target;
 
@@ -38,6 +39,21 @@ fn expected_items(data: &[u8], limit: usize) -> usize {
 }
 
 fuzz_target!(|data: &[u8]| {
+    // A JSONL line is read in place (`sources::json`): it must read as serde_json reads it, and
+    // fail where serde_json fails.
+    match (
+        serde_json::from_slice::<Json>(data),
+        serde_json::from_slice::<serde_json::Value>(data),
+    ) {
+        (Ok(ours), Ok(theirs)) => assert_eq!(ours.to_value(), theirs, "read in place differently"),
+        (Err(ours), Err(theirs)) => assert_eq!(
+            (ours.line(), ours.column()),
+            (theirs.line(), theirs.column()),
+            "failed elsewhere than serde_json: {ours} / {theirs}"
+        ),
+        (ours, theirs) => panic!("read in place: {ours:?}, serde_json: {theirs:?}"),
+    }
+
     let ctx = ctx();
     let mapping = Mapping::default();
 

@@ -16,7 +16,11 @@ fuzz_target!(|data: &[u8]| {
     match parse(text) {
         Ok(expr) => {
             let shown = expr.to_string();
-            assert_eq!(parse(&shown).as_ref(), Ok(&expr), "normal form {shown:?} of {text:?}");
+            assert_eq!(
+                parse(&shown).as_ref(),
+                Ok(&expr),
+                "normal form {shown:?} of {text:?}"
+            );
             let mut p = Percolator::new();
             p.add("q", &expr);
             let topics = vec![text.to_string()];
@@ -40,7 +44,10 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(e) => {
             let n = text.chars().count();
-            assert!(e.column >= 1 && e.column <= n.max(copernic_listen::syntax::MAX_QUERY_CHARS) + 1, "{e} for {text:?}");
+            assert!(
+                e.column >= 1 && e.column <= n.max(copernic_listen::syntax::MAX_QUERY_CHARS) + 1,
+                "{e} for {text:?}"
+            );
         }
     }
 });

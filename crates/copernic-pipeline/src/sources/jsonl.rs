@@ -4,6 +4,7 @@ use std::io::BufRead;
 
 use serde_json::Value;
 
+use super::json::Json;
 use super::mapping::{to_message, Mapping, Record};
 use super::{read_document, Context, Item, LineReader, SourceError};
 
@@ -215,8 +216,10 @@ pub fn parse_record(
     ctx: &Context,
     pos: copernic_core::Position,
 ) -> Item {
-    match serde_json::from_slice::<Value>(bytes) {
-        Ok(v) => value_to_item(&v, bytes, mapping, ctx, pos),
+    // Read in place: see `json.rs`.
+    match serde_json::from_slice::<Json>(bytes) {
+        Ok(v) if v.is_object() => record_to_item(&v, bytes, mapping, ctx, pos),
+        Ok(_) => Item::Reject(ctx.reject(pos, NOT_AN_OBJECT, bytes)),
         Err(e) => {
             let pos = match pos.byte {
                 // Point at the byte where parsing failed, not the line start.
@@ -234,6 +237,8 @@ pub fn parse_record(
     }
 }
 
+const NOT_AN_OBJECT: &str = "expected a JSON object for each record";
+
 fn value_to_item(
     v: &Value,
     raw: &[u8],
@@ -242,8 +247,19 @@ fn value_to_item(
     pos: copernic_core::Position,
 ) -> Item {
     if !v.is_object() {
-        return Item::Reject(ctx.reject(pos, "expected a JSON object for each record", raw));
+        return Item::Reject(ctx.reject(pos, NOT_AN_OBJECT, raw));
     }
+    record_to_item(v, raw, mapping, ctx, pos)
+}
+
+/// A record known to be an object: a message, or a reject naming the field that is wrong.
+fn record_to_item(
+    v: &dyn Record,
+    raw: &[u8],
+    mapping: &Mapping,
+    ctx: &Context,
+    pos: copernic_core::Position,
+) -> Item {
     if let Some(reject) = ctx.over_record_limit(&pos, raw, "record") {
         return reject;
     }
@@ -271,6 +287,40 @@ mod tests {
 
     type Reader =
         fn(&mut dyn BufRead, &Mapping, &Context, &mut dyn FnMut(Item)) -> Result<(), SourceError>;
+
+    /// A line read in place gives the item a `serde_json::Value` of it gives, field for field
+    /// and reject for reject, under the default mapping and an explicit one.
+    #[test]
+    fn lines_read_in_place_map_like_values() {
+        let ctx = Context::new("t", "in.jsonl");
+        let lines = [
+            r#"{"author":{"handle":"@u1"},"channel":"twitter","created_at":"2025-11-12T15:02:58+00:00","id":"b0","lang":"FR","text":"  spaced out  "}"#,
+            r##"{"id": 42, "full_text": "Hello \"brand\" \u00e9", "user": {"screen_name": "jane", "id_str": "7", "name": "Jane"}, "entities": {"hashtags": [{"text": "help"}, {"text": "#x"}]}}"##,
+            r#"{"tweet_id": "2", "author_id": "sprintcare", "inbound": "False", "created_at": 1700000000, "text": "ok", "in_response_to_tweet_id": 1}"#,
+            r#"{"text": "dup", "text": "last wins", "topics": "late delivery; refund", "sentiment": "negative", "direction": "outbound"}"#,
+            r#"{"body": "mapped", "user": {"screen_name": "@m"}, "ts": "2024-01-02 03:04:05", "tags": "a,b #c", "meta": [{"id": "m1"}]}"#,
+            r#"{"te\u0078t": "escaped key", "title": "T", "url": null, "thread_id": "t1", "tags": ["x", 3, null]}"#,
+            r#"{"text": {"nested": 1}}"#,
+            r#"{"text": null, "title": "only a title"}"#,
+            r#"{"text": "x", "created_at": "someday"}"#,
+            r#"{"text": "x", "inbound": "maybe"}"#,
+            r#"{"id": 1}"#,
+            r#"{"text": 3.25, "id": 1e3, "lang": true}"#,
+        ];
+        let explicit: Mapping =
+            "text=body,author=user.screen_name,created_at=ts,tags=tags,id=meta.0.id"
+                .parse()
+                .unwrap();
+        for mapping in [Mapping::default(), explicit] {
+            for line in lines {
+                let pos = ctx.at().line(1).byte(0);
+                let ours = parse_record(line.as_bytes(), &mapping, &ctx, pos.clone());
+                let v: Value = serde_json::from_str(line).unwrap();
+                let theirs = value_to_item(&v, line.as_bytes(), &mapping, &ctx, pos);
+                assert_eq!(format!("{ours:?}"), format!("{theirs:?}"), "{line}");
+            }
+        }
+    }
 
     fn run(data: &[u8], f: Reader) -> Vec<Item> {
         let mut ctx = Context::new("t", "in.jsonl");

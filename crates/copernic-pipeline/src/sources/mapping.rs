@@ -395,6 +395,23 @@ fn scalar(v: &Value) -> Option<String> {
     }
 }
 
+/// [`scalar`], keeping a string that was handed over whole instead of copying it.
+fn scalar_owned(v: Cow<'_, Value>) -> Option<String> {
+    match v {
+        Cow::Owned(Value::String(s)) => {
+            let trimmed = s.trim();
+            if trimmed.is_empty() {
+                None
+            } else if trimmed.len() == s.len() {
+                Some(s)
+            } else {
+                Some(trimmed.to_string())
+            }
+        }
+        v => scalar(&v),
+    }
+}
+
 /// Builds a message from a record. `raw` is the record's bytes as received; `position` where it
 /// was. A record without text, or with a field that is present but unusable, becomes a reject
 /// naming that field.
@@ -465,7 +482,7 @@ pub fn to_message(
                         kind(&v)
                     ),
                 )),
-                v => Ok(scalar(v)),
+                _ => Ok(scalar_owned(v)),
             },
         }
     };

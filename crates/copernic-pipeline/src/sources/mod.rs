@@ -8,6 +8,7 @@
 
 pub mod csv;
 pub mod feed;
+pub mod json;
 pub mod jsonl;
 pub mod mapping;
 pub mod mastodon;
@@ -442,7 +443,8 @@ impl<'r> LineReader<'r> {
 }
 
 fn memchr_newline(s: &[u8]) -> Option<usize> {
-    s.iter().position(|&b| b == b'\n')
+    // Vectorised: a byte-by-byte search was a tenth of reading a JSONL line.
+    memchr::memchr(b'\n', s)
 }
 
 #[cfg(test)]
