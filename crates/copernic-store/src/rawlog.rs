@@ -347,7 +347,11 @@ mod tests {
         // Every payload is where its offset says.
         for (n, &off) in offsets.iter().enumerate() {
             let p = payload(n);
-            assert_eq!(&bytes[off as usize..off as usize + p.len()], &p[..], "payload {n}");
+            assert_eq!(
+                &bytes[off as usize..off as usize + p.len()],
+                &p[..],
+                "payload {n}"
+            );
         }
         (offsets, bytes, used_direct)
     }

@@ -158,41 +158,16 @@ impl<'de> Visitor<'de> for JsonVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json<'de>, A::Error> {
         // Room for a typical record's keys: one allocation per object.
         let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(8).min(64));
-        while let Some(key) = map.next_key::<Key<'de>>()? {
-            pairs.push((key.0, map.next_value()?));
+        // A JSON key is always a string, read as a value is: borrowed when it has no escapes.
+        while let Some(key) = map.next_key::<Json<'de>>()? {
+            let Json::String(key) = key else {
+                return Err(serde::de::Error::custom(
+                    "an object key that is not a string",
+                ));
+            };
+            pairs.push((key, map.next_value()?));
         }
         Ok(Json::Object(pairs))
-    }
-}
-
-/// An object's key, borrowed when it has no escapes.
-struct Key<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Key<'de>, D::Error> {
-        d.deserialize_str(KeyVisitor)
-    }
-}
-
-struct KeyVisitor;
-
-impl<'de> Visitor<'de> for KeyVisitor {
-    type Value = Key<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a key")
-    }
-
-    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Key<'de>, E> {
-        Ok(Key(Cow::Borrowed(s)))
-    }
-
-    fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
-        Ok(Key(Cow::Owned(s.to_string())))
-    }
-
-    fn visit_string<E>(self, s: String) -> Result<Key<'de>, E> {
-        Ok(Key(Cow::Owned(s)))
     }
 }
 
