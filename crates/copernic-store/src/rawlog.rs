@@ -13,9 +13,10 @@
 //!
 //! Direct writes: on Linux the payloads are written with `O_DIRECT`, from aligned blocks, not
 //! through the page cache. A bulk import writes as many payload bytes as it keeps rows, and
-//! every buffered byte costs a page-cache page to be found, filled and later written back (on
-//! this project's virtual machines, fresh pages cost the most: the kernel's side of a write was
-//! a sixth of an import's CPU). Direct writes go in whole 4 KiB blocks, so the file's last,
+//! every buffered byte costs a page-cache page to be found, filled and later written back. On a
+//! virtual machine, a page the guest has not touched lately costs the most (on a freshly started
+//! machine of this project's kind, the kernel's side of writing was a sixth of an import's CPU;
+//! BENCHMARKS.md). Direct writes go in whole 4 KiB blocks, so the file's last,
 //! partial block is written again, padded with zeros, with the next flush's bytes after it; the
 //! padding is cut off when the log is closed (left there by a crash, it is unreferenced bytes
 //! like the rest). A file system that refuses direct I/O (tmpfs) gets buffered writes.
