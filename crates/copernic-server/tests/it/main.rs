@@ -197,9 +197,21 @@ impl TestServer {
             .expect("serve did not finish after the shutdown signal")
             .expect("serve task panicked");
         result.expect("serve returned an error");
+        // `serve` returns once every connection has said it closed, but a connection task drops
+        // its copy of the router (and so of the store) just after: wait for the last handle, or
+        // the next open of this folder finds the lock still held.
+        let last = Arc::downgrade(&store);
         drop(engine);
         drop(ingestor);
         drop(store);
+        let deadline = std::time::Instant::now() + SHUTDOWN_TIMEOUT;
+        while last.strong_count() > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "a handle on the store outlived the server by {SHUTDOWN_TIMEOUT:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         dir
     }
 }
