@@ -14,6 +14,7 @@ use flate2::bufread::MultiGzDecoder;
 use serde::{Deserialize, Serialize};
 
 use crate::sinks::{Ingestor, ItemOutcome, Prepared, Spent, Summary};
+use crate::sources::wide::{Wide, WideReader};
 use crate::sources::{self, Context, Format, Item, Limits, Mapping, SourceError};
 
 /// How to import files.
@@ -120,6 +121,21 @@ pub fn import_file(
     } else {
         Box::new(raw_input)
     };
+    // UTF-16 and UTF-32 files (Excel's "Unicode text" exports) are read as UTF-8, by every source.
+    let wide = match input.fill_buf() {
+        Ok(head) => Wide::detect(head),
+        Err(e) => {
+            report.error = Some(format!("cannot read {shown}: {e}"));
+            return Ok(report);
+        }
+    };
+    if let Some((wide, mark)) = wide {
+        input.consume(mark);
+        input = Box::new(BufReader::with_capacity(
+            1 << 20,
+            WideReader::new(input, wide),
+        ));
+    }
     let format = match opts.format {
         Format::Auto => match input.fill_buf() {
             Ok(head) => Format::detect(&name, head),

@@ -6,12 +6,13 @@
 //! (Brandwatch and Sprinklr exports start with a few lines about the report). All are read; a row
 //! with more fields than the header is refused, since its values can no longer be told apart.
 
-use std::io::{BufRead, Read};
+use std::io::BufRead;
 
 use copernic_core::text::decode_utf8_or_latin1;
 use serde_json::Value;
 
 use super::mapping::{column_key, to_message, Mapping, Record};
+use super::wide::{Wide, WideReader};
 use super::{Context, Item, SourceError};
 
 /// The header row: column names, and their [`column_key`]s for loose matching.
@@ -79,10 +80,11 @@ pub fn read(
         input: ctx.input.clone(),
         source,
     };
-    let head = input.fill_buf().map_err(io)?.to_vec();
-    if head.starts_with(b"\xff\xfe") || head.starts_with(b"\xfe\xff") {
-        let mut utf8 = Utf16ToUtf8::new(input, head.starts_with(b"\xff\xfe"));
-        let mut reader = std::io::BufReader::new(&mut utf8);
+    // `copernic import` decodes wide files before any source; a CSV handed over otherwise is
+    // decoded here.
+    if let Some((wide, mark)) = Wide::detect(input.fill_buf().map_err(io)?) {
+        input.consume(mark);
+        let mut reader = std::io::BufReader::new(WideReader::new(input, wide));
         return read_utf8(&mut reader, mapping, ctx, emit);
     }
     read_utf8(input, mapping, ctx, emit)
@@ -325,91 +327,6 @@ pub fn sniff_delimiter(head: &[u8]) -> u8 {
         }
     }
     CANDIDATES[best.2]
-}
-
-/// Streams UTF-16 (after its BOM) as UTF-8. Unpaired surrogates become U+FFFD.
-struct Utf16ToUtf8<'a> {
-    input: &'a mut dyn BufRead,
-    little_endian: bool,
-    started: bool,
-    pending: Vec<u8>,
-    carry: Option<u8>,
-    high: Option<u16>,
-}
-
-impl<'a> Utf16ToUtf8<'a> {
-    fn new(input: &'a mut dyn BufRead, little_endian: bool) -> Self {
-        Utf16ToUtf8 {
-            input,
-            little_endian,
-            started: false,
-            pending: Vec::new(),
-            carry: None,
-            high: None,
-        }
-    }
-
-    fn push_unit(&mut self, unit: u16) {
-        let mut buf = [0u8; 4];
-        let c = match (self.high.take(), unit) {
-            (None, 0xD800..=0xDBFF) => {
-                self.high = Some(unit);
-                return;
-            }
-            (Some(h), 0xDC00..=0xDFFF) => {
-                char::from_u32(0x10000 + (((h as u32) - 0xD800) << 10) + (unit as u32 - 0xDC00))
-                    .unwrap_or('\u{FFFD}')
-            }
-            (Some(_), u) => {
-                self.pending
-                    .extend_from_slice('\u{FFFD}'.encode_utf8(&mut buf).as_bytes());
-                char::from_u32(u as u32).unwrap_or('\u{FFFD}')
-            }
-            (None, u) => char::from_u32(u as u32).unwrap_or('\u{FFFD}'),
-        };
-        self.pending
-            .extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-    }
-}
-
-impl Read for Utf16ToUtf8<'_> {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        while self.pending.is_empty() {
-            let chunk = self.input.fill_buf()?.to_vec();
-            if chunk.is_empty() {
-                if self.high.take().is_some() || self.carry.take().is_some() {
-                    self.pending.extend_from_slice("\u{FFFD}".as_bytes());
-                    continue;
-                }
-                return Ok(0);
-            }
-            self.input.consume(chunk.len());
-            let mut bytes: Vec<u8> = self.carry.take().into_iter().collect();
-            bytes.extend_from_slice(&chunk);
-            let mut i = 0;
-            if !self.started {
-                self.started = true;
-                i = 2; // the BOM
-            }
-            while i + 1 < bytes.len() {
-                let pair = [bytes[i], bytes[i + 1]];
-                let unit = if self.little_endian {
-                    u16::from_le_bytes(pair)
-                } else {
-                    u16::from_be_bytes(pair)
-                };
-                self.push_unit(unit);
-                i += 2;
-            }
-            if i < bytes.len() {
-                self.carry = Some(bytes[i]);
-            }
-        }
-        let n = out.len().min(self.pending.len());
-        out[..n].copy_from_slice(&self.pending[..n]);
-        self.pending.drain(..n);
-        Ok(n)
-    }
 }
 
 #[cfg(test)]

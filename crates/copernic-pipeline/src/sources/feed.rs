@@ -40,10 +40,17 @@ pub fn parse(doc: &[u8], ctx: &Context, emit: &mut dyn FnMut(Item)) -> Result<()
     let Some(dialect) = Dialect::of_root(&root) else {
         return Err(SourceError::Format {
             input: ctx.input.clone(),
-            reason: format!(
-                "the root element is <{}>, not <rss>, <rdf:RDF> or <feed>: this is XML but not an RSS or Atom feed",
-                root.qname
-            ),
+            reason: if matches!(root.local.as_str(), "rss" | "RDF" | "feed") {
+                format!(
+                    "the root element <{}> is in a namespace that is not RSS's, RDF's or Atom's: this is XML but not an RSS or Atom feed",
+                    root.qname
+                )
+            } else {
+                format!(
+                    "the root element is <{}>, not <rss>, <rdf:RDF> or <feed>: this is XML but not an RSS or Atom feed",
+                    root.qname
+                )
+            },
         });
     };
     let mut walk = Walk {
@@ -58,17 +65,16 @@ pub fn parse(doc: &[u8], ctx: &Context, emit: &mut dyn FnMut(Item)) -> Result<()
     Ok(())
 }
 
-/// The document in UTF-8: a UTF-16 or UTF-8 byte-order mark, or else the encoding its XML
-/// declaration names (`windows-1251`, `euc-kr`, `iso-8859-1`...), decides. Without either, the
-/// bytes are taken as UTF-8 (text nodes that are not fall back to Windows-1252). Byte offsets in
-/// rejects then count in the converted document.
+/// The document in UTF-8: a byte-order mark, the zero bytes of UTF-16 or UTF-32, or else the
+/// encoding its XML declaration names (`windows-1251`, `euc-kr`, `iso-8859-1`...), decides.
+/// Without any, the bytes are taken as UTF-8 (text nodes that are not fall back to
+/// Windows-1252). Byte offsets in rejects then count in the converted document.
 fn to_utf8(doc: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    if let Some((encoding, bom)) = encoding_rs::Encoding::for_bom(doc) {
-        if encoding == encoding_rs::UTF_8 {
-            return std::borrow::Cow::Borrowed(&doc[bom..]);
-        }
-        let (text, _) = encoding.decode_without_bom_handling(&doc[bom..]);
-        return std::borrow::Cow::Owned(text.into_owned().into_bytes());
+    if let Some(bom) = doc.strip_prefix(b"\xef\xbb\xbf") {
+        return std::borrow::Cow::Borrowed(bom);
+    }
+    if let Some((wide, mark)) = super::wide::Wide::detect(doc) {
+        return std::borrow::Cow::Owned(wide.decode(&doc[mark..]));
     }
     let head = &doc[..doc.len().min(256)];
     let declared = head
@@ -76,6 +82,11 @@ fn to_utf8(doc: &[u8]) -> std::borrow::Cow<'_, [u8]> {
         .and_then(|rest| rest.iter().position(|&b| b == b'>').map(|end| &rest[..end]))
         .and_then(declared_encoding);
     match declared.and_then(encoding_rs::Encoding::for_label) {
+        // A declaration read as single bytes is not in UTF-16, whatever it says: a UTF-16 file
+        // decoded on the way in (see `wide`) still declares it.
+        Some(e) if e == encoding_rs::UTF_16LE || e == encoding_rs::UTF_16BE => {
+            std::borrow::Cow::Borrowed(doc)
+        }
         Some(e) if e != encoding_rs::UTF_8 => {
             let (text, _) = e.decode_without_bom_handling(doc);
             std::borrow::Cow::Owned(text.into_owned().into_bytes())
@@ -319,11 +330,14 @@ impl Ns {
         match resolved {
             ResolveResult::Unbound => Ns::Plain,
             ResolveResult::Bound(Namespace(uri)) => match *uri {
-                // UserLand's RSS 2.0 namespace, which some feeds declare as the default.
-                RSS10_NS
-                | RSS09_NS
-                | b"http://backend.userland.com/rss2"
-                | b"http://backend.userland.com/rss" => Ns::Plain,
+                RSS10_NS | RSS09_NS => Ns::Plain,
+                // RSS 2.0's own namespaces, which some feeds declare as the default: UserLand's
+                // (`…/rss`, `…/rss2`, `…/rss2.1`: any, as feedparser takes them) and Harvard's.
+                uri if uri.starts_with(b"http://backend.userland.com/rss")
+                    || uri == b"http://blogs.law.harvard.edu/tech/rss" =>
+                {
+                    Ns::Plain
+                }
                 ATOM_NS | ATOM03_NS => Ns::Atom,
                 RDF_NS => Ns::Rdf,
                 CONTENT_NS => Ns::Content,
@@ -1310,6 +1324,43 @@ mod tests {
             m.title.as_deref().or(Some(m.text.as_str())),
             Some("Имя героя")
         );
+    }
+
+    /// The namespaces feedparser takes as RSS 2.0's: any of UserLand's, and Harvard's.
+    #[test]
+    fn rss_namespaces_as_feedparser_takes_them() {
+        for ns in [
+            "http://backend.userland.com/rss",
+            "http://backend.userland.com/rss2",
+            "http://backend.userland.com/rss2.1",
+            "http://blogs.law.harvard.edu/tech/rss",
+        ] {
+            let doc = format!(
+                "<rss xmlns=\"{ns}\"><channel><item><title>t</title><guid>g</guid></item></channel></rss>"
+            );
+            let items = run(doc.as_bytes()).unwrap_or_else(|e| panic!("{ns}: {e}"));
+            assert!(matches!(&items[..], [Item::Message(_)]), "{ns}: {items:?}");
+        }
+        let err = run(b"<rss xmlns='http://example.com/not-rss'><channel/></rss>").unwrap_err();
+        assert!(
+            matches!(&err, SourceError::Format { reason, .. } if reason.contains("<rss> is in a namespace")),
+            "{err}"
+        );
+    }
+
+    /// A feed in UTF-16 or UTF-32 without a byte-order mark, as an HTTP body may come.
+    #[test]
+    fn wide_documents_without_a_mark() {
+        let doc = "<?xml version='1.0' encoding='utf-16'?><rss><channel><item><title>Été</title><guid>g</guid></item></channel></rss>";
+        let le: Vec<u8> = doc.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let be32: Vec<u8> = doc.chars().flat_map(|c| (c as u32).to_be_bytes()).collect();
+        for bytes in [le, be32] {
+            let items = run(&bytes).unwrap();
+            let [Item::Message(m)] = &items[..] else {
+                panic!("{items:?}")
+            };
+            assert_eq!(m.title.as_deref().or(Some(m.text.as_str())), Some("Été"));
+        }
     }
 
     #[test]

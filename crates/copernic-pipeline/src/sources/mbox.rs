@@ -230,10 +230,37 @@ fn to_item(raw: &[u8], ctx: &Context, pos: Position) -> Item {
 }
 
 /// The body as plain text: each text/plain body part, or the HTML one converted where an e-mail
-/// has no plain alternative, whitespace collapsed. Attachments are left out.
+/// has no plain alternative, whitespace collapsed. Attachments are left out, unless the e-mail has
+/// no such body: then the e-mails it carries (a digest, a mail forwarded as an attachment), each
+/// subject and body, and failing those any text part (`text/x-…`, or the text of a multipart
+/// whose boundary never shows up) are its text.
 fn body_text(mail: &mail_parser::Message<'_>) -> String {
+    let text = joined(mail.text_bodies());
+    if !text.is_empty() {
+        return text;
+    }
+    let mut carried = String::new();
+    for part in &mail.parts {
+        if let PartType::Message(inner) = &part.body {
+            if let Some(subject) = inner.subject() {
+                carried.push_str(subject);
+                carried.push_str("\n\n");
+            }
+            carried.push_str(&body_text(inner));
+            carried.push_str("\n\n");
+        }
+    }
+    let carried = collapse_space(&carried);
+    if !carried.is_empty() {
+        return carried;
+    }
+    joined(mail.parts.iter())
+}
+
+/// The text and HTML parts among `parts`, as text, whitespace collapsed.
+fn joined<'a, 'm: 'a>(parts: impl Iterator<Item = &'a mail_parser::MessagePart<'m>>) -> String {
     let mut text = String::new();
-    for part in mail.text_bodies() {
+    for part in parts {
         let piece = match &part.body {
             PartType::Text(t) => t.to_string(),
             // Our converter, not mail-parser's, so that mail, feeds and Mastodon read alike.
@@ -433,6 +460,53 @@ Content-Transfer-Encoding: quoted-printable\n\
         assert_eq!(m.text, "Merci pour la réponse rapide, problème réglé ✓");
         assert_eq!(m.author.name, None);
         assert_eq!(m.lang, None);
+    }
+
+    /// A MIME digest (a mailing list's) carries its e-mails as parts, with or without a
+    /// `message/rfc822` type; a mail of `text/x-…` parts only has text too (both from CPython's
+    /// e-mail test data, msg_28/30/37).
+    #[test]
+    fn digests_and_unknown_text_parts_have_text() {
+        let data = b"From list@example.org Mon Mar  4 10:00:00 2024
+From: list@example.org
+MIME-Version: 1.0
+Content-Type: multipart/digest; boundary=B
+
+--B
+
+From: ana@example.fr
+Subject: Colis
+
+Mon colis est perdu.
+
+--B
+Content-Type: message/rfc822
+
+From: bob@example.fr
+Subject: Facture
+
+Facture en double.
+
+--B--
+
+From x@example.org Mon Mar  4 10:00:00 2024
+From: x@example.org
+Content-Type: multipart/mixed; boundary=C
+
+--C
+Content-Type: text/x-one
+
+Blah
+
+--C--
+";
+        let (_, items) = run(data);
+        assert_eq!(items.len(), 2, "{items:?}");
+        assert_eq!(
+            message(&items[0]).text,
+            "Colis\nMon colis est perdu.\nFacture\nFacture en double."
+        );
+        assert_eq!(message(&items[1]).text, "Blah");
     }
 
     #[test]

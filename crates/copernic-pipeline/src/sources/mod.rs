@@ -13,6 +13,7 @@ pub mod jsonl;
 pub mod mapping;
 pub mod mastodon;
 pub mod mbox;
+pub mod wide;
 
 use std::io::{BufRead, Read};
 use std::path::Path;
@@ -214,6 +215,9 @@ impl Format {
             "mbox" | "mbx" | "eml" => Some(Format::Mbox),
             "rss" => Some(Format::Rss),
             "atom" => Some(Format::Atom),
+            // XML is a feed or nothing this reads: one that is not says so, rather than being
+            // read as a CSV of no rows.
+            "xml" if Format::sniff(head) != Format::Atom => Some(Format::Rss),
             _ => None,
         };
         if let Some(f) = by_ext {
@@ -488,6 +492,9 @@ mod tests {
             Format::detect(p("a.xml"), b"<?xml?>\n<feed xmlns"),
             Format::Atom
         );
+        // XML is read as a feed even when it does not look like one, so the feed reader says
+        // what is wrong with it.
+        assert_eq!(Format::detect(p("a.xml"), b"id,text\n"), Format::Rss);
         assert_eq!(
             Format::detect(
                 p("s.json"),

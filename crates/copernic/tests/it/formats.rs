@@ -371,6 +371,66 @@ fn json_api_page_with_items_path() {
     assert_eq!(env.search("salut", "page"), ["p2"]);
 }
 
+/// Excel's "Unicode text" export (UTF-16LE with a byte-order mark, tab-separated, CRLF), JSON
+/// lines as Windows PowerShell 5 redirects them (the same encoding), and a feed in UTF-16BE
+/// without a mark that still declares UTF-16: all read as their UTF-8 would, and a `.xml` file
+/// that is no feed says so instead of being read as an empty CSV.
+#[test]
+fn utf16_exports_and_feeds() {
+    let env = Env::new();
+    let jsonl = "{\"id\":\"p1\",\"text\":\"Où est ma commande ? 📦\"}\r\n{\"id\":\"p2\"}\r\n";
+    let mut bytes = vec![0xff, 0xfe];
+    bytes.extend(jsonl.encode_utf16().flat_map(u16::to_le_bytes));
+    let f = env.file("powershell.jsonl", &bytes);
+    let s = env.import(&[&f]);
+    assert_eq!(counts(&s), (2, 1, 0, 1), "{s}");
+    let all = env.messages(&["--source", "powershell"]);
+    assert_eq!(
+        by_external_id(&all, "p1")["text"],
+        "Où est ma commande ? 📦"
+    );
+    let rejects = env.rejects(&["--source", "powershell"]);
+    assert_eq!(reject_at_line(&rejects, 2)["field"], "text");
+
+    let tsv = "id\tauthor\ttext\r\n1\tmarie\tTrès déçu 👎\r\n2\tpaul\t\r\n3\tzoé\t\"Sur deux\nlignes\"\r\n";
+    let mut bytes = vec![0xff, 0xfe];
+    bytes.extend(tsv.encode_utf16().flat_map(u16::to_le_bytes));
+    let f = env.file("unicode.txt", &bytes);
+    let s = env.import(&[&f, "--map", "author=author"]);
+    assert_eq!(counts(&s), (3, 2, 0, 1), "{s}");
+    assert_eq!(s["files"][0]["format"], "csv");
+    let all = env.messages(&["--source", "unicode"]);
+    assert_eq!(by_external_id(&all, "1")["text"], "Très déçu 👎");
+    assert_eq!(by_external_id(&all, "1")["author"]["handle"], "marie");
+    assert_eq!(by_external_id(&all, "3")["text"], "Sur deux\nlignes");
+    assert_eq!(env.search("decu", "unicode"), ["1"]);
+    let rejects = env.rejects(&["--source", "unicode"]);
+    assert_eq!(reject_at_line(&rejects, 3)["field"], "text");
+
+    let feed = r#"<?xml version="1.0" encoding="utf-16"?>
+<rss version="2.0"><channel><title>Blog</title>
+<item><title>Été</title><guid>e1</guid><description>Un article sur l'été</description></item>
+</channel></rss>"#;
+    let f = env.file(
+        "news.xml",
+        feed.encode_utf16()
+            .flat_map(u16::to_be_bytes)
+            .collect::<Vec<u8>>(),
+    );
+    let s = env.import(&[&f]);
+    assert_eq!(counts(&s), (1, 1, 0, 0), "{s}");
+    assert_eq!(s["files"][0]["format"], "rss");
+    let all = env.messages(&["--source", "news"]);
+    assert_eq!(all[0]["title"], "Été");
+    assert_eq!(all[0]["text"], "Un article sur l'été");
+
+    let f = env.file("table.xml", "id,text\n1,bonjour\n");
+    let out = env.run(["import", f.as_str()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("not an XML feed"), "{stderr}");
+}
+
 #[test]
 fn rss_and_atom_feeds() {
     let env = Env::new();
