@@ -13,7 +13,8 @@ use serde_json::Value;
 
 use super::{read_document, Context, Item, SourceError};
 
-/// Reads a JSON array of statuses (or a single status object).
+/// Reads a JSON array of statuses, a single status object, or statuses one after the other (one
+/// per line, as a dump of the streaming API's `update` payloads holds them).
 pub fn read(
     input: &mut dyn BufRead,
     ctx: &Context,
@@ -24,27 +25,44 @@ pub fn read(
     Ok(())
 }
 
-/// Parses a document already in memory (a file, a webhook body, an API page).
+/// Parses a document already in memory (a file, a webhook body, an API page): its JSON values in
+/// turn, each an array of statuses or one status; items are numbered across all of them. Broken
+/// JSON ends the reading with one reject that keeps the rest of the document; the statuses before
+/// it were read.
 pub fn parse(doc: &[u8], ctx: &Context, emit: &mut dyn FnMut(Item)) {
     let doc = doc.strip_prefix(b"\xef\xbb\xbf").unwrap_or(doc);
-    let value: Value = match serde_json::from_slice(doc) {
-        Ok(v) => v,
-        Err(e) => {
-            emit(Item::Reject(ctx.reject(
-                ctx.at().line(e.line() as u64),
-                format!("not valid JSON: {e}; nothing in this document was imported"),
-                doc,
-            )));
-            return;
+    let mut values = serde_json::Deserializer::from_slice(doc).into_iter::<Value>();
+    let mut item = 0u64;
+    loop {
+        let start = values.byte_offset();
+        let value = match values.next() {
+            None => return,
+            Some(Ok(v)) => v,
+            Some(Err(e)) => {
+                let rest = &doc[start..];
+                let rest = &rest[rest.len() - rest.trim_ascii_start().len()..];
+                let reason = if item == 0 {
+                    format!("not valid JSON: {e}; nothing in this document was imported")
+                } else {
+                    format!("not valid JSON: {e}; the {item} statuses before it were read")
+                };
+                emit(Item::Reject(ctx.reject(
+                    ctx.at().line(e.line() as u64),
+                    reason,
+                    rest,
+                )));
+                return;
+            }
+        };
+        let statuses = match value {
+            Value::Array(items) => items,
+            other => vec![other],
+        };
+        for status in &statuses {
+            let raw = serde_json::to_vec(status).unwrap_or_default();
+            emit(status_to_item(status, &raw, ctx, ctx.at().item(item)));
+            item += 1;
         }
-    };
-    let statuses = match value {
-        Value::Array(items) => items,
-        other => vec![other],
-    };
-    for (i, status) in statuses.iter().enumerate() {
-        let raw = serde_json::to_vec(status).unwrap_or_default();
-        emit(status_to_item(status, &raw, ctx, ctx.at().item(i as u64)));
     }
 }
 
@@ -191,5 +209,37 @@ mod tests {
         let mut items = Vec::new();
         parse(b"[{\"id\": ", &ctx, &mut |i| items.push(i));
         assert!(matches!(&items[..], [Item::Reject(r)] if r.reason.contains("not valid JSON")));
+    }
+
+    /// A single status (`GET /api/v1/statuses/:id`), and statuses one per line, then a line cut
+    /// short: what comes before the break is read, the rest kept in one reject.
+    #[test]
+    fn single_statuses_and_one_per_line() {
+        let ctx = Context::new("mastodon", "t.json");
+        let status = |id: u32| {
+            format!(
+                r#"{{"id": "{id}", "created_at": "2024-05-02T09:30:00Z", "content": "<p>n°{id}</p>", "account": {{"acct": "ana"}}}}"#
+            )
+        };
+        let mut items = Vec::new();
+        parse(status(1).as_bytes(), &ctx, &mut |i| items.push(i));
+        assert!(
+            matches!(&items[..], [Item::Message(m)] if m.text == "n°1"),
+            "{items:?}"
+        );
+
+        let doc = format!("{}\n{}\n{{\"id\": \"3\", \"cont", status(1), status(2));
+        let mut items = Vec::new();
+        parse(doc.as_bytes(), &ctx, &mut |i| items.push(i));
+        let [Item::Message(a), Item::Message(b), Item::Reject(r)] = &items[..] else {
+            panic!("{items:?}")
+        };
+        assert_eq!((a.text.as_str(), b.text.as_str()), ("n°1", "n°2"));
+        assert_eq!(r.position.line, Some(3));
+        assert!(
+            r.reason.contains("the 2 statuses before it were read"),
+            "{r}"
+        );
+        assert_eq!(r.raw, b"{\"id\": \"3\", \"cont");
     }
 }

@@ -274,7 +274,22 @@ impl Format {
                 Format::Json
             }
         } else if text.starts_with('{') {
-            Format::Jsonl
+            // A status as `GET /api/v1/statuses/:id` returns it (pretty-printed or not), or
+            // statuses one per line: the first line, or the head when that line is only `{`.
+            let first = text.lines().next().unwrap_or("");
+            let probe = if first.trim() == "{" {
+                &text[..]
+            } else {
+                first
+            };
+            if ["\"account\"", "\"content\"", "\"visibility\""]
+                .iter()
+                .all(|k| probe.contains(k))
+            {
+                Format::Mastodon
+            } else {
+                Format::Jsonl
+            }
         } else {
             Format::Csv
         }
@@ -491,6 +506,20 @@ mod tests {
         assert_eq!(
             Format::detect(p("a.xml"), b"<?xml?>\n<feed xmlns"),
             Format::Atom
+        );
+        let status = r#"{"id":"1","visibility":"public","content":"<p>x</p>","account":{}}"#;
+        assert_eq!(
+            Format::detect(p("s.json"), status.as_bytes()),
+            Format::Mastodon
+        );
+        let pretty = "{\n  \"id\": \"1\",\n  \"visibility\": \"public\",\n  \"content\": \"\",\n  \"account\": {}\n}";
+        assert_eq!(
+            Format::detect(p("s.json"), pretty.as_bytes()),
+            Format::Mastodon
+        );
+        assert_eq!(
+            Format::detect(p("s.json"), br#"{"content":"x","account":"crm-7"}"#),
+            Format::Jsonl
         );
         // XML is read as a feed even when it does not look like one, so the feed reader says
         // what is wrong with it.
