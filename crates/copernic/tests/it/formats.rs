@@ -258,11 +258,10 @@ fn csv_with_bom_latin1_semicolons_and_multiline_field() {
 }
 
 /// The byte offset and line of a CSV reject must point at the row in the file as it is on disk,
-/// whatever its byte-order mark and line endings (Excel writes both).
-///
-/// Fails today: the BOM is consumed before the csv reader counts bytes (offsets 3 short), and
-/// the csv crate reports the position of a record that follows a CRLF one line and one byte
-/// early (BurntSushi/rust-csv#395).
+/// whatever its byte-order mark and line endings (Excel writes both). Both once went wrong: the
+/// BOM was consumed before the csv reader counted bytes (offsets 3 short), and the csv crate
+/// reports the position of a record that follows a CRLF one line and one byte early
+/// (BurntSushi/rust-csv#395).
 #[test]
 fn csv_reject_positions_match_the_file_with_bom_and_crlf() {
     let env = Env::new();
