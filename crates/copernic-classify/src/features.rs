@@ -131,6 +131,18 @@ fn word_form(raw: &str) -> Cow<'_, str> {
     folded_word_form(fold_token(raw))
 }
 
+/// [`fold_token`], folding into `buf` (cleared first) a token that needs it.
+fn fold_token_in<'a>(t: &'a str, buf: &'a mut String) -> &'a str {
+    if t.bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    {
+        return t;
+    }
+    buf.clear();
+    copernic_core::text::fold_into(t, buf);
+    buf
+}
+
 /// [`word_form`] of a word already folded.
 fn folded_word_form(folded: Cow<'_, str>) -> Cow<'_, str> {
     if folded.bytes().all(|c| c.is_ascii_digit()) {
@@ -248,6 +260,8 @@ pub(crate) fn tokenize<S: FnMut(&str, bool, bool) + ?Sized>(
         sink(text, negated, word);
     };
     let bytes = text.as_bytes();
+    // Where tokens that need folding are folded: one buffer for the text, not a string each.
+    let mut fold_buf = String::new();
     let mut at = 0;
     while let Some((c, len)) = char_at(text, at) {
         if c == ' ' {
@@ -282,7 +296,7 @@ pub(crate) fn tokenize<S: FnMut(&str, bool, bool) + ?Sized>(
             if tag {
                 let end = run_end(text, start, |c| is_word_char(c) || c == '_');
                 let body = &text[start..end];
-                let folded = fold_token(body);
+                let folded = fold_token_in(body, &mut fold_buf);
                 if let Some(w) = words.as_deref_mut() {
                     // The analyzer makes no tag of a sign after `_`, nor of a body without a letter
                     // or digit: it reads the words of the body.
@@ -308,7 +322,7 @@ pub(crate) fn tokenize<S: FnMut(&str, bool, bool) + ?Sized>(
         }
         if is_word_char(c) && !is_mark(c) {
             let end = run_end(text, at + len, is_word_char);
-            let folded = fold_token(&text[at..end]);
+            let folded = Cow::Borrowed(fold_token_in(&text[at..end], &mut fold_buf));
             if let Some(w) = words.as_deref_mut() {
                 w(&folded);
             }
