@@ -17,7 +17,7 @@
 use std::borrow::Cow;
 
 use copernic_core::hash::{fnv1a, FNV_OFFSET, FNV_PRIME};
-use copernic_core::text::{fold_token, is_alphanumeric, is_emoji, is_word_char};
+use copernic_core::text::{fold_token, fold_token_into, is_alphanumeric, is_emoji, is_word_char};
 use serde::{Deserialize, Serialize};
 
 /// How text becomes features; part of every model file (a model only reads the features it was
@@ -129,18 +129,6 @@ fn camel_words(body: &str) -> Vec<String> {
 /// A word as a feature: folded, numbers as `<num>`, elongations squeezed.
 fn word_form(raw: &str) -> Cow<'_, str> {
     folded_word_form(fold_token(raw))
-}
-
-/// [`fold_token`], folding into `buf` (cleared first) a token that needs it.
-fn fold_token_in<'a>(t: &'a str, buf: &'a mut String) -> &'a str {
-    if t.bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-    {
-        return t;
-    }
-    buf.clear();
-    copernic_core::text::fold_into(t, buf);
-    buf
 }
 
 /// [`word_form`] of a word already folded.
@@ -296,7 +284,7 @@ pub(crate) fn tokenize<S: FnMut(&str, bool, bool) + ?Sized>(
             if tag {
                 let end = run_end(text, start, |c| is_word_char(c) || c == '_');
                 let body = &text[start..end];
-                let folded = fold_token_in(body, &mut fold_buf);
+                let folded = fold_token_into(body, &mut fold_buf);
                 if let Some(w) = words.as_deref_mut() {
                     // The analyzer makes no tag of a sign after `_`, nor of a body without a letter
                     // or digit: it reads the words of the body.
@@ -322,7 +310,7 @@ pub(crate) fn tokenize<S: FnMut(&str, bool, bool) + ?Sized>(
         }
         if is_word_char(c) && !is_mark(c) {
             let end = run_end(text, at + len, is_word_char);
-            let folded = Cow::Borrowed(fold_token_in(&text[at..end], &mut fold_buf));
+            let folded = Cow::Borrowed(fold_token_into(&text[at..end], &mut fold_buf));
             if let Some(w) = words.as_deref_mut() {
                 w(&folded);
             }

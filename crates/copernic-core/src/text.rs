@@ -508,11 +508,26 @@ pub fn indexed_fields(m: &crate::Message) -> Vec<(&'static str, &str)> {
     out
 }
 
+/// Whether `t` is its own fold: lowercase ASCII letters and digits, most tokens.
+fn folds_to_itself(t: &str) -> bool {
+    t.bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
+/// [`fold_token`] without a new string: a token that needs folding is folded into `buf`
+/// (cleared first), so a tokenizer reuses one buffer for a whole text.
+pub fn fold_token_into<'a>(t: &'a str, buf: &'a mut String) -> &'a str {
+    if folds_to_itself(t) {
+        return t;
+    }
+    buf.clear();
+    fold_into(t, buf);
+    buf
+}
+
 /// Folds one token; ASCII, most tokens, skips the Unicode tables.
 pub fn fold_token(t: &str) -> std::borrow::Cow<'_, str> {
-    if t.bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-    {
+    if folds_to_itself(t) {
         std::borrow::Cow::Borrowed(t)
     } else if t.is_ascii() {
         std::borrow::Cow::Owned(t.to_ascii_lowercase())

@@ -40,17 +40,20 @@ pub fn parse(doc: &[u8], ctx: &Context, emit: &mut dyn FnMut(Item)) -> Result<()
     let Some(dialect) = Dialect::of_root(&root) else {
         return Err(SourceError::Format {
             input: ctx.input.clone(),
-            reason: if matches!(root.local.as_str(), "rss" | "RDF" | "feed") {
-                format!(
-                    "the root element <{}> is in a namespace that is not RSS's, RDF's or Atom's: this is XML but not an RSS or Atom feed",
-                    root.qname
-                )
-            } else {
-                format!(
-                    "the root element is <{}>, not <rss>, <rdf:RDF> or <feed>: this is XML but not an RSS or Atom feed",
-                    root.qname
-                )
-            },
+            reason: format!(
+                "{}: this is XML but not an RSS or Atom feed",
+                if matches!(root.local.as_str(), "rss" | "RDF" | "feed") {
+                    format!(
+                        "the root element <{}> is in a namespace that is not RSS's, RDF's or Atom's",
+                        root.qname
+                    )
+                } else {
+                    format!(
+                        "the root element is <{}>, not <rss>, <rdf:RDF> or <feed>",
+                        root.qname
+                    )
+                }
+            ),
         });
     };
     let mut walk = Walk {
