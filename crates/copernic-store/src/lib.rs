@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use copernic_core::{Ingested, MessageId, Reject};
 use serde::{Deserialize, Serialize};
 
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteStore, LOADING_FILE};
 
 /// Everything that can go wrong in a store.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +34,13 @@ pub enum StoreError {
     /// There is no store in the folder yet.
     #[error("no store in {path} yet; import something first (copernic import FILE) or name the folder with --data")]
     Missing { path: std::path::PathBuf },
+    /// A first import is writing the folder all at once (see `SqliteStore::begin_first_load`),
+    /// or was interrupted doing so.
+    #[error("{}", loading_message(path, *interrupted))]
+    Loading {
+        path: std::path::PathBuf,
+        interrupted: bool,
+    },
     /// A write on a store opened read-only.
     #[error("this store was opened read-only")]
     ReadOnly,
@@ -52,6 +59,21 @@ pub enum StoreError {
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+fn loading_message(path: &std::path::Path, interrupted: bool) -> String {
+    let path = path.display();
+    if interrupted {
+        format!(
+            "the first import into {path} was interrupted before it finished, and nothing of it \
+             was kept; run that import again"
+        )
+    } else {
+        format!(
+            "the first import into {path} is still running; a first import is written all at \
+             once, so its messages can be read when it finishes"
+        )
+    }
+}
 
 /// What writing one message did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -125,6 +125,13 @@ pub struct SqliteStore {
     group_rows: std::sync::atomic::AtomicUsize,
     /// The write transaction left open by `write` while grouping. Locked after `writer`.
     open: Mutex<Option<OpenWrite>>,
+    /// Whether this open created the database file (see `begin_first_load`).
+    created: bool,
+    /// A first load in progress (see `begin_first_load`).
+    first_load: std::sync::atomic::AtomicBool,
+    /// A write failed during the first load: without a journal, its rollback may have left the
+    /// file inconsistent, so the load is never marked finished and the next open discards it.
+    load_broken: std::sync::atomic::AtomicBool,
 }
 
 /// What a grouped write transaction holds until it commits.
@@ -146,6 +153,25 @@ struct Writing {
 
 /// The lock file inside the data folder.
 pub const LOCK_FILE: &str = "copernic.lock";
+
+/// Present while a first import writes a new data folder without a journal (see
+/// `SqliteStore::begin_first_load`). Found by the next writing open, it means that import was
+/// interrupted: the files it wrote are thrown away.
+pub const LOADING_FILE: &str = "copernic.loading";
+
+/// The files of a data folder that a first load writes, and that an interrupted one leaves to be
+/// thrown away (`engage.db` is not among them: a first load never writes it).
+const LOADED_FILES: &[&str] = &[
+    DB_FILE,
+    "copernic.db-wal",
+    "copernic.db-shm",
+    "copernic.db-journal",
+    crate::indexer::SEARCH_FILE,
+    "search.db-wal",
+    "search.db-shm",
+    "search.db-journal",
+    crate::rawlog::RAW_FILE,
+];
 
 impl SqliteStore {
     /// Opens (creating if needed) the store in data folder `dir` for writing, and migrates it.
@@ -172,7 +198,11 @@ impl SqliteStore {
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(folder(e)),
         }
+        if dir.join(LOADING_FILE).exists() {
+            discard_interrupted_load(dir)?;
+        }
         let path = dir.join(DB_FILE);
+        let created = !path.exists();
         let mut writer = Connection::open(&path)?;
         configure(&writer)?;
         migrate(&mut writer)?;
@@ -192,12 +222,22 @@ impl SqliteStore {
             sync_full: std::sync::atomic::AtomicBool::new(true),
             group_rows: std::sync::atomic::AtomicUsize::new(0),
             open: Mutex::new(None),
+            created,
+            first_load: std::sync::atomic::AtomicBool::new(false),
+            load_broken: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
     /// Opens an existing store for reading only, beside a process that may be writing to it:
     /// no lock, no index thread, nothing written. Searches see what the writer has indexed.
     pub fn open_read_only(dir: &Path) -> Result<SqliteStore> {
+        if dir.join(LOADING_FILE).exists() {
+            // Written without a journal, the file is only consistent once the load is done.
+            return Err(StoreError::Loading {
+                path: dir.to_path_buf(),
+                interrupted: lock_is_free(dir),
+            });
+        }
         let path = dir.join(DB_FILE);
         if !path.exists() {
             return Err(StoreError::Missing {
@@ -229,7 +269,132 @@ impl SqliteStore {
             sync_full: std::sync::atomic::AtomicBool::new(true),
             group_rows: std::sync::atomic::AtomicUsize::new(0),
             open: Mutex::new(None),
+            created: false,
+            first_load: std::sync::atomic::AtomicBool::new(false),
+            load_broken: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// Starts a first load: when this open created the database and nothing has been written to
+    /// it, the rows are written without a rollback journal or WAL until [`end_first_load`]
+    /// (`journal_mode=OFF`), each page once instead of twice (WAL, then checkpoint). Returns
+    /// whether it did.
+    ///
+    /// The load is all or nothing, like PostgreSQL's `COPY` into a table created in the same
+    /// transaction, which skips its WAL too: a marker file ([`LOADING_FILE`]) is on disk before
+    /// the first row and removed only once every row is; an open that finds it throws the
+    /// folder's store away (there was nothing in it before), and read-only opens meanwhile are
+    /// refused ([`StoreError::Loading`]). A killed first import therefore keeps nothing and its
+    /// re-run starts over, where a WAL import keeps its commits; a re-run re-reads and
+    /// deduplicates those anyway, which costs most of what importing them did.
+    ///
+    /// [`end_first_load`]: SqliteStore::end_first_load
+    pub fn begin_first_load(&self) -> Result<bool> {
+        if !self.created || self.first_load.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(false);
+        }
+        let conn = self.writer()?;
+        let empty: bool = conn.query_row(
+            "SELECT NOT EXISTS (SELECT 1 FROM messages) AND NOT EXISTS (SELECT 1 FROM rejects) \
+             AND NOT EXISTS (SELECT 1 FROM queries) AND NOT EXISTS (SELECT 1 FROM feed_state) \
+             AND NOT EXISTS (SELECT 1 FROM label_corrections)",
+            [],
+            |r| r.get(0),
+        )?;
+        if !empty {
+            return Ok(false);
+        }
+        let dir = self.dir();
+        let folder = |source| StoreError::Folder {
+            path: dir.to_path_buf(),
+            source,
+        };
+        let marker = dir.join(LOADING_FILE);
+        std::fs::write(
+            &marker,
+            "A first import is writing this data folder without a journal. If copernic finds \
+             this file when it opens the folder, that import was interrupted and what it wrote \
+             is thrown away.\n",
+        )
+        .and_then(|()| std::fs::File::open(&marker)?.sync_all())
+        .and_then(|()| sync_dir(dir))
+        .map_err(folder)?;
+        // This process's idle readers would keep the journal mode from changing; they are
+        // opened again when needed.
+        lock(&self.readers).clear();
+        // Refused (another connection has the file open): the import goes on through the WAL.
+        let mode: String = conn.query_row("PRAGMA journal_mode=OFF", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("off") {
+            std::fs::remove_file(&marker).map_err(folder)?;
+            return Ok(false);
+        }
+        conn.pragma_update(None, "synchronous", "OFF")?;
+        self.first_load
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        Ok(true)
+    }
+
+    /// Ends a first load: commits, puts the rows and payloads on disk, returns the database to
+    /// WAL and removes the marker. Does nothing when no first load is in progress.
+    pub fn end_first_load(&self) -> Result<()> {
+        if !self.first_load.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(());
+        }
+        let conn = self.writer()?;
+        if self.load_broken.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(StoreError::Corrupt(
+                "a write failed during the first import into this folder; it is thrown away \
+                 when the folder is next opened: run the import again"
+                    .into(),
+            ));
+        }
+        let dir = self.dir();
+        let folder = |source| StoreError::Folder {
+            path: dir.to_path_buf(),
+            source,
+        };
+        let synced = |c: &Connection| -> Result<()> {
+            let level = if self.sync_full.load(std::sync::atomic::Ordering::Relaxed) {
+                "FULL"
+            } else {
+                "NORMAL"
+            };
+            c.pragma_update(None, "synchronous", level)?;
+            Ok(())
+        };
+        lock(&self.writing()?.raw_log).flush(true)?;
+        std::fs::File::open(&self.path)
+            .and_then(|f| f.sync_all())
+            .map_err(folder)?;
+        synced(&conn)?;
+        lock(&self.readers).clear();
+        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Corrupt(format!(
+                "the store stayed in journal mode {mode} after its first import"
+            )));
+        }
+        std::fs::remove_file(dir.join(LOADING_FILE))
+            .and_then(|()| sync_dir(dir))
+            .map_err(folder)?;
+        self.first_load
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Rolls the open write transaction back. During a first load, with no journal, that may
+    /// leave the file inconsistent: the load is then never marked finished.
+    fn roll_back(&self, conn: &Connection) {
+        if self.first_load.load(std::sync::atomic::Ordering::Relaxed) {
+            self.load_broken
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+
+    /// The data folder.
+    fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
     }
 
     fn writing(&self) -> Result<&Writing> {
@@ -299,7 +464,7 @@ impl SqliteStore {
             .and_then(|()| Ok(conn.execute_batch("COMMIT")?));
         if let Err(e) = committed {
             raw_log.discard();
-            let _ = conn.execute_batch("ROLLBACK");
+            self.roll_back(conn);
             if open.tentative {
                 let _ = writing.indexer.rolled_back();
             }
@@ -425,6 +590,42 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// (a million-message import: 16.2 s at 8192 pages, 14.0–14.8 s at 32768, no faster at 65536).
 /// A grouped import checkpoints after each group instead (see `set_group_commit`).
 const WAL_AUTOCHECKPOINT: i64 = 32768;
+
+/// Throws away what an interrupted first load wrote (see `SqliteStore::begin_first_load`), under
+/// the folder's lock.
+fn discard_interrupted_load(dir: &Path) -> Result<()> {
+    let folder = |source| StoreError::Folder {
+        path: dir.to_path_buf(),
+        source,
+    };
+    for name in LOADED_FILES {
+        match std::fs::remove_file(dir.join(name)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(folder(e)),
+            _ => {}
+        }
+    }
+    std::fs::remove_file(dir.join(LOADING_FILE))
+        .and_then(|()| sync_dir(dir))
+        .map_err(folder)?;
+    tracing::warn!(
+        message = "the first import into this data folder was interrupted; what it wrote was thrown away: run it again",
+        folder = %dir.display()
+    );
+    Ok(())
+}
+
+/// Puts a folder's entries (files created or removed) on disk.
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Whether no process holds the folder's lock (it is taken and released at once).
+fn lock_is_free(dir: &Path) -> bool {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join(LOCK_FILE))
+        .is_ok_and(|f| f.try_lock().is_ok())
+}
 
 fn configure(c: &Connection) -> Result<()> {
     // WAL: readers never block the writer. synchronous=FULL: what was acknowledged is on disk
@@ -566,6 +767,9 @@ impl Drop for SqliteStore {
         // A grouped write still open is committed, not rolled back by closing the connection.
         if let Err(e) = self.writer() {
             eprintln!("copernic: the last writes could not be committed: {e}");
+        }
+        if let Err(e) = self.end_first_load() {
+            eprintln!("copernic: the first import could not be finished: {e}");
         }
     }
 }
@@ -745,7 +949,7 @@ impl Store for SqliteStore {
         let outcomes = match written {
             Ok(o) => o,
             Err(e) => {
-                let _ = conn.execute_batch("ROLLBACK");
+                self.roll_back(&conn);
                 if current.tentative {
                     let _ = writing.indexer.rolled_back();
                 }

@@ -127,7 +127,11 @@ fn import(data: &Path, args: ImportArgs) -> Result<ExitCode> {
     // One commit per 131,072 messages rather than per batch: the id index's pages are written
     // once per commit (a million messages: 3.6 GB written to disk per-batch, 2.3 GB grouped).
     store.set_group_commit(IMPORT_GROUP_ROWS)?;
-    let ingestor = ingestor(store, args.redact_pii, args.topics_model.as_deref())?;
+    // Into a new data folder, the import is written all at once, without a journal: each page
+    // once, not twice through the WAL; interrupted, it keeps nothing (see `begin_first_load`).
+    let first_load = store.begin_first_load()?;
+    tracing::debug!(first_load, "import started");
+    let ingestor = ingestor(store.clone(), args.redact_pii, args.topics_model.as_deref())?;
     let total_bytes: u64 = args
         .paths
         .iter()
@@ -166,6 +170,9 @@ fn import(data: &Path, args: ImportArgs) -> Result<ExitCode> {
         files.push(report);
     }
     bar.finish_and_clear();
+    store
+        .end_first_load()
+        .context("cannot finish the first import into this data folder")?;
     let summary = ImportSummary {
         total,
         seconds: started.elapsed().as_secs_f64(),

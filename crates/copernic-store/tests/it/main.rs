@@ -128,3 +128,133 @@ fn grouped_writes_commit_by_count_on_flush_and_on_drop() {
     assert_eq!(store.message_raw(last).unwrap().unwrap(), b"{\"n\":12}");
     assert!(store.integrity_check().unwrap().is_empty());
 }
+
+#[test]
+fn a_first_load_writes_a_new_folder_all_at_once() {
+    use copernic_store::{StoreError, LOADING_FILE};
+    let dir = tempfile::tempdir().unwrap();
+    let loading = dir.path().join(LOADING_FILE);
+    let journal = |store: &SqliteStore| -> String {
+        rusqlite::Connection::open(store.path())
+            .unwrap()
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap()
+    };
+    {
+        let store = SqliteStore::open(dir.path()).unwrap();
+        store.set_group_commit(10).unwrap();
+        assert!(
+            store.begin_first_load().unwrap(),
+            "a new folder loads at once"
+        );
+        assert!(!store.begin_first_load().unwrap(), "a load is begun once");
+        assert!(loading.exists(), "the marker is on disk before any row");
+        // (A new connection reports the default rollback mode: only WAL is kept in the file.)
+        assert_ne!(journal(&store), "wal", "no WAL during the load");
+        write(&store, 0, 25);
+        // Another process reads nothing half-written: it is told why.
+        match SqliteStore::open_read_only(dir.path()) {
+            Err(
+                e @ StoreError::Loading {
+                    interrupted: false, ..
+                },
+            ) => {
+                assert!(e.to_string().contains("still running"), "{e}")
+            }
+            other => panic!(
+                "read-only open during a first load: {:?}",
+                other.map(|_| ())
+            ),
+        }
+        store.end_first_load().unwrap();
+        assert!(
+            !loading.exists(),
+            "the marker goes once every row is on disk"
+        );
+        assert_eq!(journal(&store), "wal");
+        assert_eq!(
+            SqliteStore::open_read_only(dir.path())
+                .unwrap()
+                .stats(None)
+                .unwrap()
+                .messages,
+            25
+        );
+        // Later writes go through the WAL as usual.
+        write(&store, 25, 30);
+        store.flush().unwrap();
+    }
+    let store = SqliteStore::open(dir.path()).unwrap();
+    assert!(
+        !store.begin_first_load().unwrap(),
+        "only a new folder loads at once"
+    );
+    assert_eq!(store.stats(None).unwrap().messages, 30);
+    assert!(store.integrity_check().unwrap().is_empty());
+}
+
+#[test]
+fn a_first_load_is_finished_on_drop_and_refused_once_something_was_written() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = SqliteStore::open(dir.path()).unwrap();
+        store.begin_first_load().unwrap();
+        write(&store, 0, 5);
+    }
+    assert!(!dir.path().join(copernic_store::LOADING_FILE).exists());
+    assert_eq!(
+        SqliteStore::open_read_only(dir.path())
+            .unwrap()
+            .stats(None)
+            .unwrap()
+            .messages,
+        5
+    );
+    let other = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(other.path()).unwrap();
+    write(&store, 0, 1);
+    assert!(
+        !store.begin_first_load().unwrap(),
+        "a store that holds something is never written without a journal"
+    );
+}
+
+#[test]
+fn an_interrupted_first_load_is_thrown_away_when_the_folder_is_opened() {
+    use copernic_store::{StoreError, LOADING_FILE};
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = SqliteStore::open(dir.path()).unwrap();
+        write(&store, 0, 3);
+    }
+    // As a killed first load leaves the folder: its marker, and files that may be half-written.
+    std::fs::write(dir.path().join(LOADING_FILE), "").unwrap();
+    match SqliteStore::open_read_only(dir.path()) {
+        Err(
+            e @ StoreError::Loading {
+                interrupted: true, ..
+            },
+        ) => {
+            assert!(e.to_string().contains("run that import again"), "{e}")
+        }
+        other => panic!(
+            "read-only open after a killed first load: {:?}",
+            other.map(|_| ())
+        ),
+    }
+    let store = SqliteStore::open(dir.path()).unwrap();
+    assert!(!dir.path().join(LOADING_FILE).exists());
+    assert_eq!(
+        store.stats(None).unwrap().messages,
+        0,
+        "nothing of it is kept"
+    );
+    assert!(
+        store.begin_first_load().unwrap(),
+        "the re-run loads at once again"
+    );
+    write(&store, 0, 3);
+    store.end_first_load().unwrap();
+    assert_eq!(store.stats(None).unwrap().messages, 3);
+    assert!(store.integrity_check().unwrap().is_empty());
+}
