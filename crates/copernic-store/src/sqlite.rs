@@ -322,9 +322,10 @@ impl SqliteStore {
         // This process's idle readers would keep the journal mode from changing; they are
         // opened again when needed.
         lock(&self.readers).clear();
-        // Refused (another connection has the file open): the import goes on through the WAL.
-        let mode: String = conn.query_row("PRAGMA journal_mode=OFF", [], |r| r.get(0))?;
-        if !mode.eq_ignore_ascii_case("off") {
+        // Refused or failed (another connection has the file open): the import goes on through
+        // the WAL.
+        let mode = conn.query_row("PRAGMA journal_mode=OFF", [], |r| r.get::<_, String>(0));
+        if !mode.is_ok_and(|m| m.eq_ignore_ascii_case("off")) {
             std::fs::remove_file(&marker).map_err(folder)?;
             return Ok(false);
         }
