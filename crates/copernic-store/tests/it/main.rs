@@ -129,9 +129,22 @@ fn grouped_writes_commit_by_count_on_flush_and_on_drop() {
     assert!(store.integrity_check().unwrap().is_empty());
 }
 
+/// A read-only open of `dir` is refused as during a first load (`interrupted` or not), saying `says`.
+fn assert_loading(dir: &std::path::Path, interrupted: bool, says: &str) {
+    match SqliteStore::open_read_only(dir) {
+        Err(e @ copernic_store::StoreError::Loading { interrupted: i, .. }) if i == interrupted => {
+            assert!(e.to_string().contains(says), "{e}")
+        }
+        other => panic!(
+            "read-only open (interrupted: {interrupted}): {:?}",
+            other.map(|_| ())
+        ),
+    }
+}
+
 #[test]
 fn a_first_load_writes_a_new_folder_all_at_once() {
-    use copernic_store::{StoreError, LOADING_FILE};
+    use copernic_store::LOADING_FILE;
     let dir = tempfile::tempdir().unwrap();
     let loading = dir.path().join(LOADING_FILE);
     let journal = |store: &SqliteStore| -> String {
@@ -153,19 +166,7 @@ fn a_first_load_writes_a_new_folder_all_at_once() {
         assert_ne!(journal(&store), "wal", "no WAL during the load");
         write(&store, 0, 25);
         // Another process reads nothing half-written: it is told why.
-        match SqliteStore::open_read_only(dir.path()) {
-            Err(
-                e @ StoreError::Loading {
-                    interrupted: false, ..
-                },
-            ) => {
-                assert!(e.to_string().contains("still running"), "{e}")
-            }
-            other => panic!(
-                "read-only open during a first load: {:?}",
-                other.map(|_| ())
-            ),
-        }
+        assert_loading(dir.path(), false, "still running");
         store.end_first_load().unwrap();
         assert!(
             !loading.exists(),
@@ -221,7 +222,7 @@ fn a_first_load_is_finished_on_drop_and_refused_once_something_was_written() {
 
 #[test]
 fn an_interrupted_first_load_is_thrown_away_when_the_folder_is_opened() {
-    use copernic_store::{StoreError, LOADING_FILE};
+    use copernic_store::LOADING_FILE;
     let dir = tempfile::tempdir().unwrap();
     {
         let store = SqliteStore::open(dir.path()).unwrap();
@@ -229,19 +230,7 @@ fn an_interrupted_first_load_is_thrown_away_when_the_folder_is_opened() {
     }
     // As a killed first load leaves the folder: its marker, and files that may be half-written.
     std::fs::write(dir.path().join(LOADING_FILE), "").unwrap();
-    match SqliteStore::open_read_only(dir.path()) {
-        Err(
-            e @ StoreError::Loading {
-                interrupted: true, ..
-            },
-        ) => {
-            assert!(e.to_string().contains("run that import again"), "{e}")
-        }
-        other => panic!(
-            "read-only open after a killed first load: {:?}",
-            other.map(|_| ())
-        ),
-    }
+    assert_loading(dir.path(), true, "run that import again");
     let store = SqliteStore::open(dir.path()).unwrap();
     assert!(!dir.path().join(LOADING_FILE).exists());
     assert_eq!(
