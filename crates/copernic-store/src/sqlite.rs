@@ -354,20 +354,12 @@ impl SqliteStore {
             path: dir.to_path_buf(),
             source,
         };
-        let synced = |c: &Connection| -> Result<()> {
-            let level = if self.sync_full.load(std::sync::atomic::Ordering::Relaxed) {
-                "FULL"
-            } else {
-                "NORMAL"
-            };
-            c.pragma_update(None, "synchronous", level)?;
-            Ok(())
-        };
         lock(&self.writing()?.raw_log).flush(true)?;
         std::fs::File::open(&self.path)
             .and_then(|f| f.sync_all())
             .map_err(folder)?;
-        synced(&conn)?;
+        let full = self.sync_full.load(std::sync::atomic::Ordering::Relaxed);
+        conn.pragma_update(None, "synchronous", sync_level(full))?;
         lock(&self.readers).clear();
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
@@ -407,8 +399,8 @@ impl SqliteStore {
     /// power cut: right for a file import, whose file is replayed without duplicates, wrong for an
     /// HTTP client that was told "accepted" and will not send again.
     pub fn set_sync_on_commit(&self, full: bool) -> Result<()> {
-        let level = if full { "FULL" } else { "NORMAL" };
-        self.writer()?.pragma_update(None, "synchronous", level)?;
+        self.writer()?
+            .pragma_update(None, "synchronous", sync_level(full))?;
         self.sync_full
             .store(full, std::sync::atomic::Ordering::Relaxed);
         Ok(())
@@ -613,6 +605,15 @@ fn discard_interrupted_load(dir: &Path) -> Result<()> {
         folder = %dir.display()
     );
     Ok(())
+}
+
+/// The `synchronous` setting of commits that wait for the disk (`full`) or not.
+fn sync_level(full: bool) -> &'static str {
+    if full {
+        "FULL"
+    } else {
+        "NORMAL"
+    }
 }
 
 /// Puts a folder's entries (files created or removed) on disk.

@@ -74,18 +74,21 @@ fn write(store: &SqliteStore, from: usize, to: usize) -> Vec<copernic_store::Wri
         .unwrap()
 }
 
+/// The messages another process sees in `dir`, through a read-only open.
+fn committed_messages(dir: &std::path::Path) -> u64 {
+    SqliteStore::open_read_only(dir)
+        .unwrap()
+        .stats(None)
+        .unwrap()
+        .messages
+}
+
 #[test]
 fn grouped_writes_commit_by_count_on_flush_and_on_drop() {
     use copernic_store::{MessageQuery, WriteOutcome};
     let dir = tempfile::tempdir().unwrap();
     // What another process sees: only committed rows.
-    let committed = |dir: &std::path::Path| {
-        SqliteStore::open_read_only(dir)
-            .unwrap()
-            .stats(None)
-            .unwrap()
-            .messages
-    };
+    let committed = committed_messages;
     {
         let store = SqliteStore::open(dir.path()).unwrap();
         store.set_group_commit(10).unwrap();
@@ -173,14 +176,7 @@ fn a_first_load_writes_a_new_folder_all_at_once() {
             "the marker goes once every row is on disk"
         );
         assert_eq!(journal(&store), "wal");
-        assert_eq!(
-            SqliteStore::open_read_only(dir.path())
-                .unwrap()
-                .stats(None)
-                .unwrap()
-                .messages,
-            25
-        );
+        assert_eq!(committed_messages(dir.path()), 25);
         // Later writes go through the WAL as usual.
         write(&store, 25, 30);
         store.flush().unwrap();
@@ -203,14 +199,7 @@ fn a_first_load_is_finished_on_drop_and_refused_once_something_was_written() {
         write(&store, 0, 5);
     }
     assert!(!dir.path().join(copernic_store::LOADING_FILE).exists());
-    assert_eq!(
-        SqliteStore::open_read_only(dir.path())
-            .unwrap()
-            .stats(None)
-            .unwrap()
-            .messages,
-        5
-    );
+    assert_eq!(committed_messages(dir.path()), 5);
     let other = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(other.path()).unwrap();
     write(&store, 0, 1);
