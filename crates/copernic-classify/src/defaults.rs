@@ -73,6 +73,22 @@ pub struct Scratch {
     logits: Vec<f32>,
     pii: Vec<PiiMatch>,
     sums: WordSums,
+    /// The word hashes of the last text, when the logits were not summed by `sums`.
+    hashes: Vec<u64>,
+    /// Whether the last text's word hashes are in `hashes` rather than in `sums`.
+    own_hashes: bool,
+}
+
+impl Scratch {
+    /// The hashes of the words of the text last classified with this scratch, as
+    /// [`crate::features::word_hashes`] gives them: the classify step cuts the text anyway.
+    pub fn word_hashes(&self) -> &[u64] {
+        if self.own_hashes {
+            &self.hashes
+        } else {
+            self.sums.word_hashes()
+        }
+    }
 }
 
 /// Words that make a message urgent whatever its sentiment: safety, health, legal threats,
@@ -247,7 +263,10 @@ impl Classifier {
                 &mut s.probs,
                 Some(&mut first_urgent(&mut urgent)),
             );
+            s.own_hashes = false;
         } else {
+            crate::features::word_hashes(text, &mut s.hashes);
+            s.own_hashes = true;
             extract_with_words(
                 text,
                 &self.intent.features,

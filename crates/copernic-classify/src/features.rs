@@ -134,7 +134,7 @@ fn word_form(raw: &str) -> Cow<'_, str> {
 /// [`word_form`] of a word already folded.
 fn folded_word_form(folded: Cow<'_, str>) -> Cow<'_, str> {
     if folded.bytes().all(|c| c.is_ascii_digit()) {
-        return Cow::Borrowed("<num>");
+        return Cow::Borrowed(NUMBER);
     }
     match folded {
         Cow::Borrowed(f) => squeeze_elongation(f),
@@ -223,6 +223,33 @@ pub fn for_each_token(text: &str, sink: &mut dyn FnMut(&str, bool, bool)) {
     tokenize(text, sink, None);
 }
 
+/// The token a number becomes: every number says the same to a model.
+pub(crate) const NUMBER: &str = "<num>";
+
+/// Whether a token is one of [`word_hashes`]': a word that is not a number.
+#[inline]
+pub(crate) fn is_hashed_word(t: &str, word: bool) -> bool {
+    word && t != NUMBER
+}
+
+/// The hashes of `text`'s words, in order, into `out` (cleared first): its word tokens (folded,
+/// elongations squeezed, elided articles dropped, hashtags cut into their words) other than
+/// numbers, each as [`token_hash`]. Links, mentions, emoji and marks are not words. The classify
+/// step collects the same hashes while it sums the logits ([`crate::defaults::Scratch::word_hashes`]):
+/// near-duplicate fingerprints are made from them without cutting the text again.
+pub fn word_hashes(text: &str, out: &mut Vec<u64>) {
+    out.clear();
+    tokenize(
+        text,
+        &mut |t: &str, negated: bool, word: bool| {
+            if is_hashed_word(t, word) {
+                out.push(token_hash(t, negated));
+            }
+        },
+        None,
+    );
+}
+
 /// Calls `words` with each word of `text` as the search analyzer folds it
 /// ([`copernic_core::text::analyze`]: words before elisions, negations and elongations are
 /// handled, hashtag and mention bodies, the words of URLs), in the order of the text, so that a
@@ -293,7 +320,7 @@ pub(crate) fn tokenize<S: FnMut(&str, bool, bool) + ?Sized>(
                             w(&t);
                         }
                     } else {
-                        w(&folded);
+                        w(folded);
                     }
                 }
                 if c == '@' {

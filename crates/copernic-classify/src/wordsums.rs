@@ -11,7 +11,7 @@
 //! The sums are grouped by token, so a logit differs from [`Model::logits_into`]'s (the features
 //! added in their order) in its last bits only (a test holds them to 1e-5).
 
-use crate::features::{pair_bucket, token_hash, tokenize, word_ngrams};
+use crate::features::{is_hashed_word, pair_bucket, token_hash, tokenize, word_ngrams};
 use crate::model::Model;
 
 /// Labels summed per token, all models together (an entry is one cache line).
@@ -91,6 +91,8 @@ pub struct WordSums {
     pairs: Vec<u32>,
     /// The text's tokens to look up.
     tokens: Vec<Token>,
+    /// The last text's word hashes, as [`crate::features::word_hashes`] gives them.
+    hashes: Vec<u64>,
     buckets: Vec<u32>,
     gram: Vec<u8>,
     bounds: Vec<usize>,
@@ -128,10 +130,15 @@ impl WordSums {
         let mut prev: Option<u64> = None;
         let mut pairs = std::mem::take(&mut self.pairs);
         let mut tokens = std::mem::take(&mut self.tokens);
+        let mut hashes = std::mem::take(&mut self.hashes);
         pairs.clear();
         tokens.clear();
+        hashes.clear();
         let mut sink = |t: &str, negated: bool, word: bool| {
             let h = token_hash(t, negated);
+            if is_hashed_word(t, word) {
+                hashes.push(h);
+            }
             if cfg.word_ngrams >= 2 {
                 if let Some(p) = prev {
                     // Summed after the text, fetched ahead of use (see `Model::sum_rows`): a
@@ -198,6 +205,12 @@ impl WordSums {
         }
         self.pairs = pairs;
         self.tokens = tokens;
+        self.hashes = hashes;
+    }
+
+    /// The word hashes of the text last given to [`WordSums::logits`].
+    pub fn word_hashes(&self) -> &[u64] {
+        &self.hashes
     }
 
     /// Forgets the sums when the models are not those they were made from.

@@ -43,6 +43,43 @@ pub fn run_all(store: &dyn Store) {
     standing_queries_keep_their_matches(store);
     plans_find_candidates(store);
     tail_after_a_cursor(store);
+    fingerprints_are_upgraded_once_per_version(store);
+}
+
+/// A new fingerprint version makes every stored fingerprint again from its text, once.
+pub fn fingerprints_are_upgraded_once_per_version(store: &dyn Store) {
+    write(
+        store,
+        &[msg("upgrade", "1", "fingerprinted by an older version", 1)],
+    );
+    let stored = store.stats(None).expect("stats").messages;
+    let f = |text: &str| text.len() as u64 * 7 + 1;
+    assert_eq!(store.upgrade_fingerprints(2, &f).expect("upgrade"), stored);
+    assert_eq!(store.upgrade_fingerprints(2, &|_| 0).expect("again"), 0);
+    let texts: std::collections::HashMap<MessageId, String> = store
+        .messages(&MessageQuery {
+            limit: stored as usize + 1,
+            ..MessageQuery::default()
+        })
+        .expect("messages")
+        .into_iter()
+        .map(|m| (m.ingested.message.id, m.ingested.message.text))
+        .collect();
+    let recent = store.recent_fingerprints(stored as usize).expect("recent");
+    assert_eq!(recent.len() as u64, stored);
+    for r in &recent {
+        assert_eq!(r.fingerprint, f(&texts[&r.id]));
+    }
+    // Another version: every message again.
+    assert_eq!(
+        store.upgrade_fingerprints(3, &|_| 5).expect("upgrade"),
+        stored
+    );
+    assert!(store
+        .recent_fingerprints(1)
+        .expect("recent")
+        .iter()
+        .all(|r| r.fingerprint == 5));
 }
 
 /// Followers tail the store in order from a cursor and see each message's query matches.

@@ -245,6 +245,11 @@ pub trait Store: Send + Sync {
     fn reject_raw(&self, seq: i64) -> Result<Option<Vec<u8>>>;
     /// Near-duplicate waves, largest first.
     fn waves(&self, workspace: Option<&str>, limit: usize) -> Result<Vec<Wave>>;
+    /// Makes the stored near-duplicate fingerprints those of `version`: when they were made by
+    /// another version, every stored message is fingerprinted again from its text with `f`, and
+    /// `version` is recorded. Returns how many messages were. (New messages are compared with the
+    /// stored ones: both must be fingerprinted alike.)
+    fn upgrade_fingerprints(&self, version: u32, f: &dyn Fn(&str) -> u64) -> Result<u64>;
     /// The fingerprints of the `limit` most recently stored messages, oldest first.
     fn recent_fingerprints(&self, limit: usize) -> Result<Vec<Fingerprint>>;
     /// Counts of what is stored.

@@ -107,6 +107,14 @@ CREATE TABLE label_corrections (
     at INTEGER NOT NULL
 );
 "#,
+    r#"
+-- Versions of what the store holds that code computes: `fingerprint` (near-duplicate
+-- fingerprints; none recorded means version 1).
+CREATE TABLE store_meta (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+"#,
 ];
 
 /// The SQLite store. One writer connection (SQLite allows one writer at a time anyway) and a
@@ -1186,6 +1194,52 @@ impl Store for SqliteStore {
             }
             Ok(out)
         })
+    }
+
+    fn upgrade_fingerprints(&self, version: u32, f: &dyn Fn(&str) -> u64) -> Result<u64> {
+        self.writing()?;
+        let mut conn = self.writer()?;
+        let tx = conn.transaction()?;
+        let stored: u32 = tx
+            .query_row(
+                "SELECT value FROM store_meta WHERE key = 'fingerprint'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(1);
+        if stored == version {
+            return Ok(0);
+        }
+        let mut done = 0u64;
+        let mut after = 0i64;
+        // By slices of the table: a whole history's texts are not held at once.
+        loop {
+            let slice: Vec<(i64, String)> = {
+                let mut read = tx.prepare_cached(
+                    "SELECT seq, text FROM messages WHERE seq > ?1 ORDER BY seq LIMIT 10000",
+                )?;
+                let rows = read.query_map(params![after], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            let Some(&(last, _)) = slice.last() else {
+                break;
+            };
+            let mut update =
+                tx.prepare_cached("UPDATE messages SET fingerprint = ?1 WHERE seq = ?2")?;
+            for (seq, text) in &slice {
+                update.execute(params![f(text) as i64, seq])?;
+            }
+            done += slice.len() as u64;
+            after = last;
+        }
+        tx.execute(
+            "INSERT INTO store_meta (key, value) VALUES ('fingerprint', ?1) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![version],
+        )?;
+        tx.commit()?;
+        Ok(done)
     }
 
     fn recent_fingerprints(&self, limit: usize) -> Result<Vec<Fingerprint>> {

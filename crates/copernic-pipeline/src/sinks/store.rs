@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::sources::Item;
 use crate::transforms::classify::{self, Redaction};
 use crate::transforms::listen;
-use crate::transforms::neardup::{fingerprint, NearDup, NearDupConfig};
+use crate::transforms::neardup::{fingerprint, NearDup, NearDupConfig, FINGERPRINT_VERSION};
 use copernic_classify::defaults::Classifier;
 use copernic_listen::Percolator;
 
@@ -62,15 +62,16 @@ pub struct Transforms<'a> {
 
 impl Prepared {
     pub fn new(mut item: Item, t: &Transforms<'_>) -> Prepared {
-        if let (Item::Message(m), Some(c)) = (&mut item, t.classifier) {
-            // Before percolation: queries filter on sentiment, intent and topics.
-            classify::classify(c, m, t.redaction);
-        }
-        let (fingerprint, matches) = match &item {
-            Item::Message(m) => (
-                fingerprint(&m.text, t.neardup.min_words),
-                listen::matches(t.percolator, m),
-            ),
+        let min_words = t.neardup.min_words;
+        let (fingerprint, matches) = match &mut item {
+            Item::Message(m) => {
+                // Before percolation: queries filter on sentiment, intent and topics.
+                let fingerprint = match t.classifier {
+                    Some(c) => classify::classify(c, m, t.redaction, min_words),
+                    None => fingerprint(&m.text, min_words),
+                };
+                (fingerprint, listen::matches(t.percolator, m))
+            }
             Item::Reject(_) => (0, Vec::new()),
         };
         Prepared {
@@ -160,6 +161,14 @@ impl Ingestor {
     /// An ingestor over `store`, its near-duplicate window warmed from the latest stored messages.
     pub fn new(store: Arc<dyn Store>, config: NearDupConfig) -> Result<Ingestor, StoreError> {
         let mut neardup = NearDup::new(config);
+        // Stored fingerprints made another way would never match new ones: made again, once.
+        let upgraded = store.upgrade_fingerprints(FINGERPRINT_VERSION, &|text| {
+            fingerprint(text, config.min_words)
+        });
+        match upgraded {
+            Ok(_) | Err(StoreError::ReadOnly) => {}
+            Err(e) => return Err(e),
+        }
         for f in store.recent_fingerprints(config.window)? {
             neardup.remember(f.id, f.fingerprint, f.wave);
         }
@@ -346,4 +355,43 @@ pub struct Spent {
     messages: Vec<Ingested>,
     #[allow(dead_code)]
     rejects: Vec<copernic_core::Reject>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use copernic_core::Message;
+    use copernic_store::SqliteStore;
+
+    /// A store whose fingerprints an earlier version made has them made again when an ingestor
+    /// opens it: new messages are compared with them.
+    #[test]
+    fn an_ingestor_upgrades_fingerprints_made_another_way() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).unwrap());
+        let text = "Stop testing on animals now! Brand X must sign the cruelty free pledge today";
+        let old = Ingested {
+            message: Message::new("t", "1", "api", text.to_string()),
+            fingerprint: 12345,
+            wave: None,
+            matches: Vec::new(),
+        };
+        store
+            .write(&WriteBatch {
+                messages: &[old],
+                ..WriteBatch::default()
+            })
+            .unwrap();
+        let config = NearDupConfig::default();
+        let ingestor = Ingestor::new(store.clone(), config).unwrap();
+        let stored = store.recent_fingerprints(1).unwrap();
+        assert_eq!(stored[0].fingerprint, fingerprint(text, config.min_words));
+        // A copy that arrives now joins the stored message's wave.
+        let copy = Message::new("t", "2", "api", format!("{text} https://t.co/xyz"));
+        let outcomes = ingestor.ingest(vec![Item::Message(copy)]).unwrap();
+        assert!(
+            matches!(&outcomes[0], ItemOutcome::Accepted { wave: Some(_), .. }),
+            "{outcomes:?}"
+        );
+    }
 }

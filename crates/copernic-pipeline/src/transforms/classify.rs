@@ -9,6 +9,8 @@ use copernic_classify::defaults::{Classifier, Context, Scratch};
 use copernic_classify::pii;
 use copernic_core::Message;
 
+use crate::transforms::neardup;
+
 thread_local! {
     // One set of buffers per thread: classification runs on the classify thread of an import
     // and on the server's blocking threads.
@@ -20,19 +22,21 @@ thread_local! {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Redaction(pub bool);
 
-/// Classifies `m` in place.
-pub fn classify(c: &Classifier, m: &mut Message, redaction: Redaction) {
+/// Classifies `m` in place. Returns the near-duplicate fingerprint of its text as stored
+/// ([`neardup::fingerprint`] with `min_words`), made from the words the classifier cut.
+pub fn classify(c: &Classifier, m: &mut Message, redaction: Redaction, min_words: usize) -> u64 {
     // Its strings are moved into the message, not copied: a million messages, several each.
-    let mut result = SCRATCH.with(|s| {
+    let (mut result, fingerprint) = SCRATCH.with(|s| {
         let mut s = s.borrow_mut();
-        c.classify(
+        let result = c.classify(
             &m.text,
             Context {
                 lang: m.lang.as_deref(),
                 ..Context::default()
             },
             &mut s,
-        )
+        );
+        (result, neardup::of_word_hashes(s.word_hashes(), min_words))
     });
     if m.lang.is_none() {
         m.lang = result.lang.take();
@@ -68,5 +72,66 @@ pub fn classify(c: &Classifier, m: &mut Message, redaction: Redaction) {
         // The payload as received would keep what was redacted: it is replaced by the
         // redacted text.
         m.raw = m.text.as_bytes().to_vec();
+        // The stored text is the redacted one.
+        return neardup::fingerprint(&m.text, min_words);
+    }
+    fingerprint
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fingerprint made from the classifier's words is the one `neardup::fingerprint` makes
+    /// of the text: messages classified on import and those fingerprinted without a classifier
+    /// (or after redaction) are compared with each other.
+    #[test]
+    fn the_fingerprint_from_classified_words_is_the_texts() {
+        let c = Classifier::shipped().unwrap();
+        let demo = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../copernic/demo/messages.jsonl"
+        ))
+        .unwrap();
+        let mut texts: Vec<String> = demo
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter_map(|v| v["text"].as_str().map(str::to_string))
+            .collect();
+        assert!(texts.len() > 1000);
+        texts.extend(
+            [
+                "",
+                "Stop testing on animals now! Brand X must sign the pledge #CrueltyFree2024 @brandx",
+                "I don't want THIS, n'importe quoi l'équipe, trèèès déçu!!! https://t.co/x 42",
+                "Mélange: café-crème 100% À emporter, l'été 2024 -- merci!!! @marque www.x.fr",
+                "tabs\tand\nnew lines\u{a0}no-break\u{3000}ideographic space 42 end.",
+                "anticonstitutionnellementtrèslongmotquidépasse la limite des clés 😡😡",
+            ]
+            .map(str::to_string),
+        );
+        texts.push("mot ".repeat(300));
+        for (i, text) in texts.iter().enumerate() {
+            // Every third without a language, so that it is identified too.
+            let lang = ["fr", "en", ""][i % 3];
+            let mut m = Message::new("t", &i.to_string(), "api", text.clone());
+            m.lang = (!lang.is_empty()).then(|| lang.to_string());
+            for min_words in [1, 6] {
+                let mut m = m.clone();
+                let got = classify(&c, &mut m, Redaction(false), min_words);
+                assert_eq!(got, neardup::fingerprint(text, min_words), "{text:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_redacted_text_is_fingerprinted_as_stored() {
+        let c = Classifier::shipped().unwrap();
+        let text =
+            "please call me back at +33 6 12 34 56 78 or write to jane.doe@example.com today";
+        let mut m = Message::new("t", "1", "api", text.to_string());
+        let got = classify(&c, &mut m, Redaction(true), 1);
+        assert_ne!(m.text, text);
+        assert_eq!(got, neardup::fingerprint(&m.text, 1));
     }
 }
