@@ -77,9 +77,17 @@ pub struct Scratch {
     hashes: Vec<u64>,
     /// Whether the last text's word hashes are in `hashes` rather than in `sums`.
     own_hashes: bool,
+    /// The search words of the last text, one per line.
+    words: String,
 }
 
 impl Scratch {
+    /// The search words of the text last classified with this scratch, one per line: the words
+    /// [`copernic_core::text::analyze`] gives (see [`crate::features::for_each_word`]).
+    pub fn search_words(&self) -> &str {
+        &self.words
+    }
+
     /// The hashes of the words of the text last classified with this scratch, as
     /// [`crate::features::word_hashes`] gives them: the classify step cuts the text anyway.
     pub fn word_hashes(&self) -> &[u64] {
@@ -253,6 +261,17 @@ impl Classifier {
         // of both are summed with the tokens' kept sums, and the words are checked for urgency on
         // the way. French sentiment only for French.
         let mut urgent = None;
+        let mut check_urgent = first_urgent(&mut urgent);
+        s.words.clear();
+        let search_words = &mut s.words;
+        // The words are checked for urgency and kept for the search index.
+        let mut words = |w: &str| {
+            check_urgent(w);
+            if !w.is_empty() {
+                search_words.push_str(w);
+                search_words.push('\n');
+            }
+        };
         let fr = lang.as_deref() == Some("fr");
         let shared = [&self.intent, &self.sentiment_fr];
         if WordSums::fits(&shared) {
@@ -261,18 +280,13 @@ impl Classifier {
                 1 + usize::from(fr),
                 text,
                 &mut s.probs,
-                Some(&mut first_urgent(&mut urgent)),
+                Some(&mut words),
             );
             s.own_hashes = false;
         } else {
             crate::features::word_hashes(text, &mut s.hashes);
             s.own_hashes = true;
-            extract_with_words(
-                text,
-                &self.intent.features,
-                &mut s.features,
-                &mut first_urgent(&mut urgent),
-            );
+            extract_with_words(text, &self.intent.features, &mut s.features, &mut words);
             self.intent.logits_into(&s.features, &mut s.probs);
             if fr {
                 if self.sentiment_fr.features != self.intent.features {
@@ -282,6 +296,8 @@ impl Classifier {
                 s.probs.extend_from_slice(&s.logits);
             }
         }
+        // Done with the words: `urgent` is read below.
+        drop(check_urgent);
         let (intent_probs, sentiment_probs) = s.probs.split_at_mut(self.intent.labels.len());
         self.intent.probabilities(intent_probs);
         let intent = Self::label(&self.intent, intent_probs, "model:intent", ctx.all_scores);

@@ -167,11 +167,6 @@ fn is_negation(w: &str) -> bool {
     }
 }
 
-fn is_mark(c: char) -> bool {
-    // No ASCII character is a combining mark: most characters skip the Unicode table.
-    !c.is_ascii() && unicode_normalization::char::is_combining_mark(c)
-}
-
 /// The character at byte `at` of `text` (a character boundary) and its length in bytes.
 #[inline]
 fn char_at(text: &str, at: usize) -> Option<(char, usize)> {
@@ -252,11 +247,10 @@ pub fn word_hashes(text: &str, out: &mut Vec<u64>) {
 
 /// Calls `words` with each word of `text` as the search analyzer folds it
 /// ([`copernic_core::text::analyze`]: words before elisions, negations and elongations are
-/// handled, hashtag and mention bodies, the words of URLs), in the order of the text, so that a
-/// word list can be checked while the features are cut. Where it differs from the analyzer: a
-/// `n't` ending drops the analyzer's `t` (and a combining mark right after that `t`, which the
-/// analyzer reads as the start of one word with what follows, `n't\u{301}feu`, separates them
-/// here); emoji are not words here.
+/// handled, hashtag and mention bodies, the words of URLs, emoji), so that a word list can be
+/// checked while the features are cut, and the search index can take a classified message's
+/// words without analysing its text again. The same words as the analyzer's, empty ones aside
+/// (a test holds them equal on real and random texts); their order may differ.
 pub fn for_each_word(text: &str, words: &mut dyn FnMut(&str)) {
     tokenize(text, &mut |_, _, _| {}, Some(words));
 }
@@ -335,7 +329,9 @@ pub(crate) fn tokenize<S: FnMut(&str, bool, bool) + ?Sized>(
                 continue;
             }
         }
-        if is_word_char(c) && !is_mark(c) {
+        // A word starts with a letter or digit, as the analyzer's: a combining mark only
+        // continues one.
+        if is_alphanumeric(c) {
             let end = run_end(text, at + len, is_word_char);
             let folded = Cow::Borrowed(fold_token_into(&text[at..end], &mut fold_buf));
             if let Some(w) = words.as_deref_mut() {
@@ -352,11 +348,15 @@ pub(crate) fn tokenize<S: FnMut(&str, bool, bool) + ?Sized>(
                     at = skip;
                     continue;
                 }
-                // English `n't`: `don't` → do + negation.
+                // English `n't`: `don't` → do + negation. The `t` must be a word of its own, as
+                // the analyzer reads it.
                 if folded.ends_with('n')
                     && after_next.is_some_and(|(x, _)| x == 't' || x == 'T')
-                    && !char_at(text, skip + 1).is_some_and(|(x, _)| is_alphanumeric(x))
+                    && !char_at(text, skip + 1).is_some_and(|(x, _)| is_word_char(x))
                 {
+                    if let Some(w) = words.as_deref_mut() {
+                        w("t");
+                    }
                     let stem = &folded[..folded.len() - 1];
                     if !stem.is_empty() {
                         push(stem, true, &mut scope);
@@ -376,7 +376,12 @@ pub(crate) fn tokenize<S: FnMut(&str, bool, bool) + ?Sized>(
             continue;
         }
         if !c.is_ascii() && is_emoji(c) {
-            push(&text[at..at + len], false, &mut scope);
+            let emoji = &text[at..at + len];
+            if let Some(w) = words.as_deref_mut() {
+                // A word of the analyzer's.
+                w(fold_token_into(emoji, &mut fold_buf));
+            }
+            push(emoji, false, &mut scope);
         } else if c == '!' || c == '?' {
             // Repeated marks are one token: `!!!` says what `!` says, louder.
             push(&text[at..at + 1], false, &mut scope);
@@ -696,6 +701,65 @@ mod tests {
         for w in words {
             assert_eq!(is_negation(w), NEGATIONS.contains(&w), "{w:?}");
             assert_eq!(is_elided(w), ELIDED.contains(&w), "{w:?}");
+        }
+    }
+
+    #[test]
+    fn words_are_the_analyzers() {
+        fn check(text: &str) {
+            let mut ours = Vec::new();
+            for_each_word(text, &mut |w| {
+                if !w.is_empty() {
+                    ours.push(w.to_string());
+                }
+            });
+            let mut analyzer: Vec<String> = copernic_core::text::tokens(text)
+                .map(|t| t.into_owned())
+                .collect();
+            ours.sort();
+            analyzer.sort();
+            assert_eq!(ours, analyzer, "{text:?}");
+        }
+        let demo = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../copernic/demo/messages.jsonl"
+        ))
+        .unwrap();
+        let mut texts = 0;
+        for line in demo.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            if let Some(t) = v["text"].as_str() {
+                check(t);
+                texts += 1;
+            }
+        }
+        assert!(texts > 1000);
+        for t in [
+            "I don't, DON'T, can't\u{301}feu, n't, won't't",
+            "l'été, qu'il, jusqu'à, L’ÉTÉ, l'2024",
+            "#JustDoIt2024 @jane_doe _#tag a#b #_x #\u{301}a @é",
+            "https://t.co/AbC?x=1#frag www.Ex.fr/été HTTP://X.Y @https://z",
+            "👍🏽 ☺️ 🇫🇷 👨‍👩‍👧 ✌ 🫶",
+            "\u{345}a \u{93e}क \u{301}x ×÷ ½ ² Ⅻ ǅ ß İ ﬁ",
+        ] {
+            check(t);
+        }
+        // Random strings of the pieces where the two could part.
+        let pieces = [
+            "a", "Z", "n", "t", "T", "9", " ", "'", "’", "_", "#", "@", ".", ":", "/", "http://",
+            "www.", "don't", "l'", "\u{301}", "\u{345}", "\u{93e}", "é", "×", "👍", "🏽",
+            "\u{200d}", "\u{fe0f}", "!", "?", "\n", "\u{a0}", "İ", "ǅ", "ﬁ",
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..50_000 {
+            let mut t = String::new();
+            for _ in 0..(state % 24) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                t.push_str(pieces[(state % pieces.len() as u64) as usize]);
+            }
+            check(&t);
         }
     }
 

@@ -271,6 +271,11 @@ pub struct Ingested {
     /// Names of the standing listening queries the message matched (of its workspace).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub matches: Vec<String>,
+    /// The search words of the text ([`crate::text::analyze`]'s, one per line), when a step
+    /// before the store cut them already (the classify step does): the search index takes them
+    /// instead of analysing the text again. Internal: not part of the API.
+    #[serde(skip)]
+    pub words: Option<Box<str>>,
 }
 
 #[cfg(test)]

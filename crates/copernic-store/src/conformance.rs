@@ -16,6 +16,7 @@ fn msg(source: &str, ext: &str, text: &str, minute: i64) -> Ingested {
         fingerprint: minute as u64,
         wave: None,
         matches: Vec::new(),
+        words: None,
     }
 }
 

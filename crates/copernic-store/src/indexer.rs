@@ -58,10 +58,12 @@ pub struct IndexDocs {
     docs: Vec<PackedDoc>,
 }
 
-/// One message in [`IndexDocs::buf`]: its text, then its title, then its field terms (one per
-/// line), each part ending where the next begins.
+/// One message in [`IndexDocs::buf`]: its text (or its words, one per line, when `cut`), then its
+/// title, then its field terms (one per line), each part ending where the next begins.
 struct PackedDoc {
     seq: i64,
+    /// The text's words were given: the index thread need not cut the text.
+    cut: bool,
     text_end: usize,
     title_end: Option<usize>,
     fields_end: usize,
@@ -77,9 +79,10 @@ impl IndexDocs {
         }
     }
 
-    /// Adds the searchable parts of message number `seq`.
-    pub fn push(&mut self, seq: i64, m: &copernic_core::Message) {
-        self.buf.push_str(&m.text);
+    /// Adds the searchable parts of message number `seq`: its words when they were cut already
+    /// (see `Ingested::words`), else its text.
+    pub fn push(&mut self, seq: i64, m: &copernic_core::Message, words: Option<&str>) {
+        self.buf.push_str(words.unwrap_or(&m.text));
         let text_end = self.buf.len();
         let title_end = m.title.as_deref().map(|t| {
             self.buf.push_str(t);
@@ -88,6 +91,7 @@ impl IndexDocs {
         Postings::push_field_terms(&mut self.buf, &copernic_core::text::indexed_fields(m));
         self.docs.push(PackedDoc {
             seq,
+            cut: words.is_some(),
             text_end,
             title_end,
             fields_end: self.buf.len(),
@@ -105,7 +109,12 @@ impl IndexDocs {
             let text = &self.buf[at..d.text_end];
             let title = d.title_end.map(|end| &self.buf[d.text_end..end]);
             let fields_start = d.title_end.unwrap_or(d.text_end);
-            postings.add(d.seq, title, text, &self.buf[fields_start..d.fields_end]);
+            let fields = &self.buf[fields_start..d.fields_end];
+            if d.cut {
+                postings.add_cut(d.seq, title, text, fields);
+            } else {
+                postings.add(d.seq, title, text, fields);
+            }
             at = d.fields_end;
         }
     }
@@ -448,9 +457,15 @@ mod tests {
     fn docs(first: i64, texts: &[&str]) -> IndexDocs {
         let mut d = IndexDocs::default();
         for (k, t) in texts.iter().enumerate() {
+            // Every other message with its words cut already, as the classify step gives them:
+            // both are indexed alike.
+            let words: String = copernic_core::text::tokens(t)
+                .map(|w| format!("{w}\n"))
+                .collect();
             d.push(
                 first + k as i64,
                 &copernic_core::Message::new("t", "x", "web", t.to_string()),
+                (k % 2 == 1).then_some(words.as_str()),
             );
         }
         d

@@ -50,19 +50,39 @@ impl Postings {
     pub fn add(&mut self, seq: i64, title: Option<&str>, text: &str, field_terms: &str) {
         self.docs += 1;
         self.last = Some(seq);
-        let mut word = std::mem::take(&mut self.word);
         for part in std::iter::once(text).chain(title) {
-            let mut words = copernic_core::text::analyze(part);
-            loop {
-                word.clear();
-                if words.next_into(&mut word).is_none() {
-                    break;
-                }
-                self.put(&word, seq);
+            self.put_words_of(part, seq);
+        }
+        self.put_lines(field_terms, seq);
+    }
+
+    /// [`Postings::add`] for a message whose text was cut already: `words` are its words as
+    /// [`copernic_core::text::analyze`] gives them, one per line.
+    pub fn add_cut(&mut self, seq: i64, title: Option<&str>, words: &str, field_terms: &str) {
+        self.docs += 1;
+        self.last = Some(seq);
+        self.put_lines(words, seq);
+        if let Some(title) = title {
+            self.put_words_of(title, seq);
+        }
+        self.put_lines(field_terms, seq);
+    }
+
+    fn put_words_of(&mut self, text: &str, seq: i64) {
+        let mut word = std::mem::take(&mut self.word);
+        let mut words = copernic_core::text::analyze(text);
+        loop {
+            word.clear();
+            if words.next_into(&mut word).is_none() {
+                break;
             }
+            self.put(&word, seq);
         }
         self.word = word;
-        for term in field_terms.lines() {
+    }
+
+    fn put_lines(&mut self, terms: &str, seq: i64) {
+        for term in terms.lines() {
             self.put(term, seq);
         }
     }
@@ -596,7 +616,8 @@ mod tests {
         assert_eq!(edge.len(), ShortTerm::MAX);
         let mut p = Postings::default();
         p.add(1, None, &format!("Été {long} ete {edge}"), ":lang:fr\n");
-        p.add(5, Some("Zoo"), &format!("{long} x"), "");
+        // Cut already: the words, one per line (the title is still cut here).
+        p.add_cut(5, Some("Zoo"), &format!("{long}\nx\n{long}\n"), "");
         assert_eq!((p.docs(), p.last()), (2, Some(5)));
         let lists: Vec<(Box<str>, Vec<i64>)> = p
             .take_sorted()

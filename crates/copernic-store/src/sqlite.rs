@@ -750,6 +750,7 @@ fn message_from_row(r: &Row<'_>) -> Result<StoredMessage> {
             fingerprint: r.get::<_, i64>(19)? as u64,
             wave: opt_id(r.get(20)?)?,
             matches: Vec::new(),
+            words: None,
         },
     })
 }
@@ -885,7 +886,7 @@ fn write_rows(
         .filter(|(_, o)| **o == WriteOutcome::Inserted)
         .zip(&inserted)
     {
-        docs.push(*seq, &ing.message);
+        docs.push(*seq, &ing.message, ing.words.as_deref());
     }
     let mut reject = tx.prepare_cached(
         "INSERT INTO rejects (workspace, source, position_key, position, field, reason, raw, at) \

@@ -26,6 +26,8 @@ pub struct Prepared {
     pub fingerprint: u64,
     /// Standing queries matched.
     pub matches: Vec<String>,
+    /// The text's search words, when the classify step cut them (see `Ingested::words`).
+    pub words: Option<Box<str>>,
 }
 
 /// The owned parts of [`Transforms`], to move into an import's classify thread.
@@ -63,21 +65,31 @@ pub struct Transforms<'a> {
 impl Prepared {
     pub fn new(mut item: Item, t: &Transforms<'_>) -> Prepared {
         let min_words = t.neardup.min_words;
-        let (fingerprint, matches) = match &mut item {
+        let (cut, matches) = match &mut item {
             Item::Message(m) => {
                 // Before percolation: queries filter on sentiment, intent and topics.
-                let fingerprint = match t.classifier {
+                let cut = match t.classifier {
                     Some(c) => classify::classify(c, m, t.redaction, min_words),
-                    None => fingerprint(&m.text, min_words),
+                    None => classify::Cut {
+                        fingerprint: fingerprint(&m.text, min_words),
+                        words: None,
+                    },
                 };
-                (fingerprint, listen::matches(t.percolator, m))
+                (cut, listen::matches(t.percolator, m))
             }
-            Item::Reject(_) => (0, Vec::new()),
+            Item::Reject(_) => (
+                classify::Cut {
+                    fingerprint: 0,
+                    words: None,
+                },
+                Vec::new(),
+            ),
         };
         Prepared {
             item,
-            fingerprint,
+            fingerprint: cut.fingerprint,
             matches,
+            words: cut.words,
         }
     }
 }
@@ -304,6 +316,7 @@ impl Ingestor {
                         fingerprint: p.fingerprint,
                         wave: a.wave,
                         matches: p.matches,
+                        words: p.words,
                     });
                 }
                 Item::Reject(r) => {
@@ -375,6 +388,7 @@ mod tests {
             fingerprint: 12345,
             wave: None,
             matches: Vec::new(),
+            words: None,
         };
         store
             .write(&WriteBatch {

@@ -22,11 +22,21 @@ thread_local! {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Redaction(pub bool);
 
-/// Classifies `m` in place. Returns the near-duplicate fingerprint of its text as stored
-/// ([`neardup::fingerprint`] with `min_words`), made from the words the classifier cut.
-pub fn classify(c: &Classifier, m: &mut Message, redaction: Redaction, min_words: usize) -> u64 {
+/// What classifying a message derived from its text besides labels, from the words the
+/// classifier cut: nothing else cuts the text again.
+#[derive(Debug)]
+pub struct Cut {
+    /// The near-duplicate fingerprint of the text as stored ([`neardup::fingerprint`]).
+    pub fingerprint: u64,
+    /// The search words of the text as stored (see `Ingested::words`); `None` when the text
+    /// was changed after it was cut (redacted).
+    pub words: Option<Box<str>>,
+}
+
+/// Classifies `m` in place.
+pub fn classify(c: &Classifier, m: &mut Message, redaction: Redaction, min_words: usize) -> Cut {
     // Its strings are moved into the message, not copied: a million messages, several each.
-    let (mut result, fingerprint) = SCRATCH.with(|s| {
+    let (mut result, fingerprint, words) = SCRATCH.with(|s| {
         let mut s = s.borrow_mut();
         let result = c.classify(
             &m.text,
@@ -36,7 +46,8 @@ pub fn classify(c: &Classifier, m: &mut Message, redaction: Redaction, min_words
             },
             &mut s,
         );
-        (result, neardup::of_word_hashes(s.word_hashes(), min_words))
+        let fingerprint = neardup::of_word_hashes(s.word_hashes(), min_words);
+        (result, fingerprint, Box::<str>::from(s.search_words()))
     });
     if m.lang.is_none() {
         m.lang = result.lang.take();
@@ -72,10 +83,16 @@ pub fn classify(c: &Classifier, m: &mut Message, redaction: Redaction, min_words
         // The payload as received would keep what was redacted: it is replaced by the
         // redacted text.
         m.raw = m.text.as_bytes().to_vec();
-        // The stored text is the redacted one.
-        return neardup::fingerprint(&m.text, min_words);
+        // The stored text is the redacted one: what was cut holds what was redacted.
+        return Cut {
+            fingerprint: neardup::fingerprint(&m.text, min_words),
+            words: None,
+        };
     }
-    fingerprint
+    Cut {
+        fingerprint,
+        words: Some(words),
+    }
 }
 
 #[cfg(test)]
@@ -84,9 +101,10 @@ mod tests {
 
     /// The fingerprint made from the classifier's words is the one `neardup::fingerprint` makes
     /// of the text: messages classified on import and those fingerprinted without a classifier
-    /// (or after redaction) are compared with each other.
+    /// (or after redaction) are compared with each other. The search words are the analyzer's:
+    /// the index takes them for the text's.
     #[test]
-    fn the_fingerprint_from_classified_words_is_the_texts() {
+    fn what_is_cut_while_classifying_is_the_texts() {
         let c = Classifier::shipped().unwrap();
         let demo = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -119,7 +137,19 @@ mod tests {
             for min_words in [1, 6] {
                 let mut m = m.clone();
                 let got = classify(&c, &mut m, Redaction(false), min_words);
-                assert_eq!(got, neardup::fingerprint(text, min_words), "{text:?}");
+                assert_eq!(
+                    got.fingerprint,
+                    neardup::fingerprint(text, min_words),
+                    "{text:?}"
+                );
+                let mut want: Vec<String> = copernic_core::text::tokens(text)
+                    .map(|t| t.into_owned())
+                    .collect();
+                let mut words: Vec<String> =
+                    got.words.unwrap().lines().map(str::to_string).collect();
+                want.sort();
+                words.sort();
+                assert_eq!(words, want, "{text:?}");
             }
         }
     }
@@ -132,6 +162,7 @@ mod tests {
         let mut m = Message::new("t", "1", "api", text.to_string());
         let got = classify(&c, &mut m, Redaction(true), 1);
         assert_ne!(m.text, text);
-        assert_eq!(got, neardup::fingerprint(&m.text, 1));
+        assert_eq!(got.fingerprint, neardup::fingerprint(&m.text, 1));
+        assert!(got.words.is_none(), "the words hold the address");
     }
 }

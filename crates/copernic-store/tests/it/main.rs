@@ -61,6 +61,7 @@ fn ingested(n: usize) -> copernic_core::Ingested {
         fingerprint: n as u64,
         wave: None,
         matches: Vec::new(),
+        words: None,
     }
 }
 
