@@ -26,13 +26,26 @@ const MERGE_FANOUT: usize = 8;
 /// thread: no per-message term string to build, scan and free.
 #[derive(Default)]
 pub struct Postings {
-    /// Terms of up to [`ShortTerm::MAX`] bytes: nearly all of them.
-    short: FxHashMap<ShortTerm, List>,
+    /// Terms of 1 to [`ShortTerm::MAX`] bytes: nearly all of them.
+    short: TermTable,
+    /// Short terms on their way into `short`, their slots being fetched (see [`TermTable`]).
+    ahead: std::collections::VecDeque<Ahead>,
     long: FxHashMap<Box<str>, List>,
     docs: usize,
     last: Option<i64>,
     word: String,
 }
+
+/// A short term waiting for its slot to reach the cache.
+struct Ahead {
+    seq: i64,
+    key: ShortTerm,
+    hash: u64,
+}
+
+/// How many terms ahead of its insertion a term's slot is fetched: enough to cover a miss to
+/// memory at the index thread's pace.
+const TERMS_AHEAD: usize = 8;
 
 impl Postings {
     /// Messages gathered.
@@ -82,8 +95,19 @@ impl Postings {
     }
 
     fn put_lines(&mut self, terms: &str, seq: i64) {
-        for term in terms.lines() {
-            self.put(term, seq);
+        // By hand: terms are a few bytes, and `lines` searched each end with a `memchr` call
+        // (a fifth of the index thread).
+        let bytes = terms.as_bytes();
+        let mut start = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            if b == b'\n' {
+                // Between two newlines of a `str`: a `str`.
+                self.put(&terms[start..i], seq);
+                start = i + 1;
+            }
+        }
+        if start < bytes.len() {
+            self.put(&terms[start..], seq);
         }
     }
 
@@ -97,32 +121,157 @@ impl Postings {
         }
     }
 
-    /// Adds `seq` to the list of `term`; a word repeated in one message is one posting.
+    /// Adds `seq` to the list of `term`; a word repeated in one message is one posting. A short
+    /// term is added a few terms later, once its slot is in the cache: each term's slot and list
+    /// are somewhere in tens of megabytes, and waiting for them was half of the index thread.
     #[inline]
     fn put(&mut self, term: &str, seq: i64) {
-        let list = match ShortTerm::new(term) {
-            Some(key) => self.short.entry(key).or_default(),
-            None => match self.long.get_mut(term) {
-                Some(list) => list,
-                None => self.long.entry(term.into()).or_default(),
+        match ShortTerm::new(term) {
+            Some(key) if !term.is_empty() => {
+                let hash = key.hash();
+                self.short.fetch(hash);
+                if self.ahead.len() >= TERMS_AHEAD {
+                    self.put_first_ahead();
+                }
+                self.ahead.push_back(Ahead { seq, key, hash });
+            }
+            _ => match self.long.get_mut(term) {
+                Some(list) => list.push(seq),
+                None => self.long.entry(term.into()).or_default().push(seq),
             },
-        };
-        list.push(seq);
+        }
+    }
+
+    /// Adds the oldest term waiting, and fetches the list end of the one half-way behind it.
+    #[inline]
+    fn put_first_ahead(&mut self) {
+        if let Some(a) = self.ahead.pop_front() {
+            self.short.list(a.key, a.hash).push(a.seq);
+        }
+        if let Some(a) = self.ahead.get(TERMS_AHEAD / 2) {
+            self.short.fetch_list(a.key, a.hash);
+        }
     }
 
     /// The encoded lists (see [`encode`]) in term order, leaving this empty for the next segment.
     fn take_sorted(&mut self) -> Vec<(Box<str>, Vec<u8>)> {
+        while !self.ahead.is_empty() {
+            self.put_first_ahead();
+        }
         self.docs = 0;
         self.last = None;
         let mut lists: Vec<(Box<str>, Vec<u8>)> = self
             .short
             .drain()
-            .map(|(k, v)| (k.to_boxed_str(), v.encoded))
+            .map(|(k, v)| (k.to_boxed_str(), v))
             .chain(self.long.drain().map(|(k, v)| (k, v.encoded)))
             .collect();
         lists.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         lists
     }
+}
+
+/// Short terms and their lists, by open addressing in one array of cache-line slots: unlike a
+/// standard hash map, a slot can be fetched ahead of its look-up ([`Postings::put`]).
+#[derive(Default)]
+struct TermTable {
+    /// Empty until first used; a power of two long. An empty slot's key is all zeros (no
+    /// term of at least one byte has that key: its length is in it).
+    slots: Vec<Slot>,
+    used: usize,
+}
+
+#[repr(C, align(64))]
+#[derive(Default)]
+struct Slot {
+    key: [u64; 3],
+    list: List,
+}
+
+impl TermTable {
+    /// Slots of a new table (2 MiB).
+    const FIRST: usize = 1 << 15;
+
+    #[inline]
+    fn index(&self, hash: u64) -> usize {
+        // The high bits: the hash is a product.
+        (hash >> 40) as usize & (self.slots.len() - 1)
+    }
+
+    #[inline]
+    fn fetch(&self, hash: u64) {
+        if !self.slots.is_empty() {
+            copernic_core::prefetch(&self.slots[self.index(hash)]);
+        }
+    }
+
+    /// Fetches the end of `key`'s list, when its slot is the first one looked at.
+    #[inline]
+    fn fetch_list(&self, key: ShortTerm, hash: u64) {
+        if let Some(slot) = self.slots.get(self.index(hash)) {
+            if same(&slot.key, &key.words) {
+                if let Some(last) = slot.list.encoded.last() {
+                    copernic_core::prefetch(last);
+                }
+            }
+        }
+    }
+
+    /// The list of `key` (whose hash is `hash`), new and empty when the term is.
+    #[inline]
+    fn list(&mut self, key: ShortTerm, hash: u64) -> &mut List {
+        // At most five eighths full: probes stay short.
+        if (self.used + 1) * 8 > self.slots.len() * 5 {
+            self.grow();
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = self.index(hash);
+        loop {
+            let k = self.slots[i].key;
+            if same(&k, &key.words) {
+                return &mut self.slots[i].list;
+            }
+            if same(&k, &[0; 3]) {
+                self.slots[i].key = key.words;
+                self.used += 1;
+                return &mut self.slots[i].list;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn grow(&mut self) {
+        let size = (self.slots.len() * 2).max(Self::FIRST);
+        let old = std::mem::replace(
+            &mut self.slots,
+            (0..size).map(|_| Slot::default()).collect(),
+        );
+        self.used = 0;
+        for slot in old {
+            if slot.key != [0; 3] {
+                let key = ShortTerm { words: slot.key };
+                *self.list(key, key.hash()) = slot.list;
+            }
+        }
+    }
+
+    /// Every term and its encoded list, leaving the table empty (its slots kept for the next).
+    fn drain(&mut self) -> impl Iterator<Item = (ShortTerm, Vec<u8>)> + '_ {
+        self.used = 0;
+        self.slots.iter_mut().filter(|s| s.key != [0; 3]).map(|s| {
+            let key = ShortTerm {
+                words: std::mem::take(&mut s.key),
+            };
+            (key, std::mem::take(&mut s.list).encoded)
+        })
+    }
+}
+
+/// Whether two keys are equal, in three word comparisons: compared as arrays, they were a
+/// `memcmp` call.
+#[inline(always)]
+fn same(a: &[u64; 3], b: &[u64; 3]) -> bool {
+    (a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) == 0
 }
 
 /// One term's posting list, encoded as it grows (as [`encode`] would): about one byte per message
@@ -160,8 +309,7 @@ struct ShortTerm {
 impl PartialEq for ShortTerm {
     #[inline]
     fn eq(&self, other: &ShortTerm) -> bool {
-        let (a, b) = (&self.words, &other.words);
-        (a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) == 0
+        same(&self.words, &other.words)
     }
 }
 
@@ -176,6 +324,17 @@ impl std::hash::Hash for ShortTerm {
 
 impl ShortTerm {
     const MAX: usize = 23;
+
+    /// FxHash's steps over the three words.
+    #[inline]
+    fn hash(self) -> u64 {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut h = 0u64;
+        for w in self.words {
+            h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+        }
+        h
+    }
 
     #[inline]
     fn new(term: &str) -> Option<ShortTerm> {
@@ -642,6 +801,41 @@ mod tests {
         assert_eq!(got, want);
         assert_eq!((p.docs(), p.last()), (0, None));
         assert_eq!(ShortTerm::new(&edge).unwrap().to_boxed_str(), edge.into());
+    }
+
+    #[test]
+    fn postings_keep_every_list_through_the_table_growing() {
+        // Enough distinct terms for the table to grow several times, each term in messages of
+        // its own pattern, repeated within a message (one posting), in several segments.
+        let terms: Vec<String> = (0..100_000u32).map(|i| format!("t{i:x}")).collect();
+        let mut p = Postings::default();
+        for round in 0..2 {
+            let mut want: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+            for seq in 1..=40i64 {
+                let mut words = String::new();
+                for (i, t) in terms.iter().enumerate() {
+                    if (i as i64 + round) % seq == 0 {
+                        words.push_str(t);
+                        words.push('\n');
+                        words.push_str(t);
+                        words.push('\n');
+                        want.entry(t.clone()).or_default().push(seq);
+                    }
+                }
+                p.add_cut(seq, None, &words, "");
+            }
+            let got: BTreeMap<String, Vec<i64>> = p
+                .take_sorted()
+                .into_iter()
+                .map(|(t, blob)| {
+                    let mut seqs = Vec::new();
+                    decode(&blob, &mut seqs).unwrap();
+                    (t.into_string(), seqs)
+                })
+                .collect();
+            assert_eq!(got.len(), want.len());
+            assert!(got == want, "round {round}");
+        }
     }
 
     #[test]
