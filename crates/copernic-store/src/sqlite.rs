@@ -640,6 +640,10 @@ fn lock_is_free(dir: &Path) -> bool {
 fn configure(c: &Connection) -> Result<()> {
     // WAL: readers never block the writer. synchronous=FULL: what was acknowledged is on disk
     // (see set_sync_on_commit for the import's trade-off).
+    // 8 KiB pages, for a database created now (an existing one keeps its own): half the pages
+    // to find, fill and write per row. A first import of a million messages used 1-7 % less CPU
+    // than with 4 KiB (16 KiB: about as much less, but 50 MB more peak memory). BENCHMARKS.md.
+    c.pragma_update(None, "page_size", 8192)?;
     c.pragma_update(None, "journal_mode", "WAL")?;
     c.pragma_update(None, "synchronous", "FULL")?;
     c.pragma_update(None, "temp_store", "MEMORY")?;
