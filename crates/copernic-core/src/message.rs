@@ -271,11 +271,12 @@ pub struct Ingested {
     /// Names of the standing listening queries the message matched (of its workspace).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub matches: Vec<String>,
-    /// The search words of the text ([`crate::text::analyze`]'s, one per line), when a step
-    /// before the store cut them already (the classify step does): the search index takes them
-    /// instead of analysing the text again. Internal: not part of the API.
+    /// The message's search terms, one per line, when a step before the store made them (the
+    /// classify step does): its text's words ([`crate::text::analyze`]'s), then its field terms
+    /// ([`crate::text::indexed_fields`]). The search index takes them instead of analysing the
+    /// text again, and the writer need not make the field terms. Internal: not part of the API.
     #[serde(skip)]
-    pub words: Option<Box<str>>,
+    pub words: Option<String>,
 }
 
 #[cfg(test)]

@@ -230,14 +230,19 @@ pub fn import_file(
         }
     };
     let mut store_error = None;
-    while let Ok(mut batch) = rx.recv() {
-        while batch.len() < MAX_WRITE {
+    while let Ok(batch) = rx.recv() {
+        let mut items = batch.len();
+        let mut batches = vec![batch];
+        while items < MAX_WRITE {
             match rx.try_recv() {
-                Ok(more) => batch.extend(more),
+                Ok(more) => {
+                    items += more.len();
+                    batches.push(more);
+                }
                 Err(_) => break,
             }
         }
-        match ingestor.write_keeping(batch) {
+        match ingestor.write_keeping(batches) {
             Ok((outcomes, spent)) => {
                 // Once the reader has finished, what it would have freed is freed here.
                 let _ = spent_tx.send(spent);

@@ -58,8 +58,9 @@ pub struct IndexDocs {
     docs: Vec<PackedDoc>,
 }
 
-/// One message in [`IndexDocs::buf`]: its text (or its words, one per line, when `cut`), then its
-/// title, then its field terms (one per line), each part ending where the next begins.
+/// One message in [`IndexDocs::buf`]: its text, then its title, then its field terms (one per
+/// line), each part ending where the next begins; or, when `cut`, its terms (its words and its
+/// field terms, one per line), then its title, with no field terms after.
 struct PackedDoc {
     seq: i64,
     /// The text's words were given: the index thread need not cut the text.
@@ -79,8 +80,8 @@ impl IndexDocs {
         }
     }
 
-    /// Adds the searchable parts of message number `seq`: its words when they were cut already
-    /// (see `Ingested::words`), else its text.
+    /// Adds the searchable parts of message number `seq`: its terms when they were made already
+    /// (see `Ingested::words`), else its text and its fields.
     pub fn push(&mut self, seq: i64, m: &copernic_core::Message, words: Option<&str>) {
         self.buf.push_str(words.unwrap_or(&m.text));
         let text_end = self.buf.len();
@@ -88,7 +89,9 @@ impl IndexDocs {
             self.buf.push_str(t);
             self.buf.len()
         });
-        Postings::push_field_terms(&mut self.buf, &copernic_core::text::indexed_fields(m));
+        if words.is_none() {
+            Postings::push_field_terms(&mut self.buf, &copernic_core::text::indexed_fields(m));
+        }
         self.docs.push(PackedDoc {
             seq,
             cut: words.is_some(),
@@ -457,16 +460,14 @@ mod tests {
     fn docs(first: i64, texts: &[&str]) -> IndexDocs {
         let mut d = IndexDocs::default();
         for (k, t) in texts.iter().enumerate() {
-            // Every other message with its words cut already, as the classify step gives them:
+            // Every other message with its terms made already, as the classify step gives them:
             // both are indexed alike.
-            let words: String = copernic_core::text::tokens(t)
+            let m = copernic_core::Message::new("t", "x", "web", t.to_string());
+            let mut words: String = copernic_core::text::tokens(t)
                 .map(|w| format!("{w}\n"))
                 .collect();
-            d.push(
-                first + k as i64,
-                &copernic_core::Message::new("t", "x", "web", t.to_string()),
-                (k % 2 == 1).then_some(words.as_str()),
-            );
+            Postings::push_field_terms(&mut words, &copernic_core::text::indexed_fields(&m));
+            d.push(first + k as i64, &m, (k % 2 == 1).then_some(words.as_str()));
         }
         d
     }

@@ -26,8 +26,8 @@ pub struct Prepared {
     pub fingerprint: u64,
     /// Standing queries matched.
     pub matches: Vec<String>,
-    /// The text's search words, when the classify step cut them (see `Ingested::words`).
-    pub words: Option<Box<str>>,
+    /// The message's search terms, when the classify step made them (see `Ingested::words`).
+    pub words: Option<String>,
 }
 
 /// The owned parts of [`Transforms`], to move into an import's classify thread.
@@ -282,23 +282,26 @@ impl Ingestor {
 
     /// Writes prepared items in one transaction; one outcome per item, in order.
     pub fn write(&self, items: Vec<Prepared>) -> Result<Vec<ItemOutcome>, StoreError> {
-        self.write_keeping(items).map(|(outcomes, _spent)| outcomes)
+        self.write_keeping(vec![items])
+            .map(|(outcomes, _spent)| outcomes)
     }
 
-    /// [`Ingestor::write`], handing back what was written so that the thread that allocated it
-    /// can free it (see [`Spent`]).
+    /// [`Ingestor::write`] of several batches in one call, in order, handing back what was
+    /// written so that the thread that allocated it can free it (see [`Spent`]). The batches are
+    /// not joined first: each join moved every item again into a fresh, larger array.
     pub fn write_keeping(
         &self,
-        items: Vec<Prepared>,
+        batches: Vec<Vec<Prepared>>,
     ) -> Result<(Vec<ItemOutcome>, Spent), StoreError> {
         let mut neardup = self.lock();
-        let mut messages = Vec::with_capacity(items.len());
+        let count = batches.iter().map(Vec::len).sum();
+        let mut messages = Vec::with_capacity(count);
         let mut rejects = Vec::new();
         let mut heads = Vec::new();
         // For each item: Ok(index into messages) or Err(index into rejects).
-        let mut order = Vec::with_capacity(items.len());
-        let fingerprints: Vec<u64> = items.iter().map(|p| p.fingerprint).collect();
-        for (i, p) in items.into_iter().enumerate() {
+        let mut order = Vec::with_capacity(count);
+        let fingerprints: Vec<u64> = batches.iter().flatten().map(|p| p.fingerprint).collect();
+        for (i, p) in batches.into_iter().flatten().enumerate() {
             // The detector's lists fetched ahead: headers first, then where they point.
             if let Some(&f) = fingerprints.get(i + NEARDUP_AHEAD) {
                 neardup.prefetch(f, NEARDUP_AHEAD, false);

@@ -28,9 +28,9 @@ pub struct Redaction(pub bool);
 pub struct Cut {
     /// The near-duplicate fingerprint of the text as stored ([`neardup::fingerprint`]).
     pub fingerprint: u64,
-    /// The search words of the text as stored (see `Ingested::words`); `None` when the text
+    /// The search terms of the message as stored (see `Ingested::words`); `None` when the text
     /// was changed after it was cut (redacted).
-    pub words: Option<Box<str>>,
+    pub words: Option<String>,
 }
 
 /// Classifies `m` in place.
@@ -47,7 +47,10 @@ pub fn classify(c: &Classifier, m: &mut Message, redaction: Redaction, min_words
             &mut s,
         );
         let fingerprint = neardup::of_word_hashes(s.word_hashes(), min_words);
-        (result, fingerprint, Box::<str>::from(s.search_words()))
+        // Room for the field terms added below.
+        let mut words = String::with_capacity(s.search_words().len() + 96);
+        words.push_str(s.search_words());
+        (result, fingerprint, words)
     });
     if m.lang.is_none() {
         m.lang = result.lang.take();
@@ -89,6 +92,12 @@ pub fn classify(c: &Classifier, m: &mut Message, redaction: Redaction, min_words
             words: None,
         };
     }
+    // The field terms, now that the labels are set: made here rather than on the writer.
+    let mut words = words;
+    copernic_store::search::Postings::push_field_terms(
+        &mut words,
+        &copernic_core::text::indexed_fields(m),
+    );
     Cut {
         fingerprint,
         words: Some(words),
@@ -145,6 +154,12 @@ mod tests {
                 let mut want: Vec<String> = copernic_core::text::tokens(text)
                     .map(|t| t.into_owned())
                     .collect();
+                let mut fields = String::new();
+                copernic_store::search::Postings::push_field_terms(
+                    &mut fields,
+                    &copernic_core::text::indexed_fields(&m),
+                );
+                want.extend(fields.lines().map(str::to_string));
                 let mut words: Vec<String> =
                     got.words.unwrap().lines().map(str::to_string).collect();
                 want.sort();
