@@ -192,9 +192,11 @@ impl TermTable {
     /// Slots of a new table (2 MiB).
     const FIRST: usize = 1 << 15;
 
+    /// The slot where `hash`'s term is first looked for; the table must not be empty.
     #[inline]
     fn index(&self, hash: u64) -> usize {
-        // The high bits: the hash is a product.
+        // The high bits: the hash is a product. (24 of them: more slots than a segment's terms
+        // could ever need.)
         (hash >> 40) as usize & (self.slots.len() - 1)
     }
 
@@ -208,6 +210,9 @@ impl TermTable {
     /// Fetches the end of `key`'s list, when its slot is the first one looked at.
     #[inline]
     fn fetch_list(&self, key: ShortTerm, hash: u64) {
+        if self.slots.is_empty() {
+            return;
+        }
         if let Some(slot) = self.slots.get(self.index(hash)) {
             if same(&slot.key, &key.words) {
                 if let Some(last) = slot.list.encoded.last() {
