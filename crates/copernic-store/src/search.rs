@@ -175,8 +175,8 @@ impl Postings {
 /// standard hash map, a slot can be fetched ahead of its look-up ([`Postings::put`]).
 #[derive(Default)]
 struct TermTable {
-    /// Empty until first used; a power of two long. An empty slot's key is all zeros (no
-    /// term of at least one byte has that key: its length is in it).
+    /// Empty until first used; a power of two long. An empty slot's key is
+    /// [`ShortTerm::NONE`].
     slots: Vec<Slot>,
     used: usize,
 }
@@ -184,7 +184,7 @@ struct TermTable {
 #[repr(C, align(64))]
 #[derive(Default)]
 struct Slot {
-    key: [u64; 3],
+    key: ShortTerm,
     list: List,
 }
 
@@ -214,7 +214,7 @@ impl TermTable {
             return;
         }
         if let Some(slot) = self.slots.get(self.index(hash)) {
-            if same(&slot.key, &key.words) {
+            if slot.key == key {
                 if let Some(last) = slot.list.encoded.last() {
                     copernic_core::prefetch(last);
                 }
@@ -233,11 +233,11 @@ impl TermTable {
         let mut i = self.index(hash);
         loop {
             let k = self.slots[i].key;
-            if same(&k, &key.words) {
+            if k == key {
                 return &mut self.slots[i].list;
             }
-            if same(&k, &[0; 3]) {
-                self.slots[i].key = key.words;
+            if k == ShortTerm::NONE {
+                self.slots[i].key = key;
                 self.used += 1;
                 return &mut self.slots[i].list;
             }
@@ -252,31 +252,22 @@ impl TermTable {
             (0..size).map(|_| Slot::default()).collect(),
         );
         self.used = 0;
-        for slot in old {
-            if slot.key != [0; 3] {
-                let key = ShortTerm { words: slot.key };
-                *self.list(key, key.hash()) = slot.list;
-            }
+        for slot in old.into_iter().filter(|s| s.key != ShortTerm::NONE) {
+            *self.list(slot.key, slot.key.hash()) = slot.list;
         }
     }
 
     /// Every term and its encoded list, leaving the table empty (its slots kept for the next).
     fn drain(&mut self) -> impl Iterator<Item = (ShortTerm, Vec<u8>)> + '_ {
         self.used = 0;
-        self.slots.iter_mut().filter(|s| s.key != [0; 3]).map(|s| {
-            let key = ShortTerm {
-                words: std::mem::take(&mut s.key),
-            };
-            (key, std::mem::take(&mut s.list).encoded)
-        })
+        self.slots
+            .iter_mut()
+            .filter(|s| s.key != ShortTerm::NONE)
+            .map(|s| {
+                let key = std::mem::replace(&mut s.key, ShortTerm::NONE);
+                (key, std::mem::take(&mut s.list).encoded)
+            })
     }
-}
-
-/// Whether two keys are equal, in three word comparisons: compared as arrays, they were a
-/// `memcmp` call.
-#[inline(always)]
-fn same(a: &[u64; 3], b: &[u64; 3]) -> bool {
-    (a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) == 0
 }
 
 /// One term's posting list, encoded as it grows (as [`encode`] would): about one byte per message
@@ -303,32 +294,26 @@ impl List {
 /// A term of at most [`ShortTerm::MAX`] bytes, stored inline: hashed and compared as three
 /// machine words, with no pointer to follow and no call to `memcmp`. Looking terms up was most
 /// of the index thread's time with boxed strings as keys.
-#[derive(Clone, Copy, Eq)]
+#[derive(Clone, Copy, Default, Eq)]
 struct ShortTerm {
     /// The bytes, zero-padded, then the length in the last byte.
     words: [u64; 3],
 }
 
-// By hand: three word comparisons and three hash steps, where the derived versions compare and
-// hash the array as a slice.
+// By hand: three word comparisons, where the derived version compares the array as a slice (a
+// `memcmp` call).
 impl PartialEq for ShortTerm {
-    #[inline]
+    #[inline(always)]
     fn eq(&self, other: &ShortTerm) -> bool {
-        same(&self.words, &other.words)
-    }
-}
-
-impl std::hash::Hash for ShortTerm {
-    #[inline]
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        for w in self.words {
-            state.write_u64(w);
-        }
+        let (a, b) = (&self.words, &other.words);
+        (a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) == 0
     }
 }
 
 impl ShortTerm {
     const MAX: usize = 23;
+    /// No term: all zeros, which no term of at least one byte has (its length is in it).
+    const NONE: ShortTerm = ShortTerm { words: [0; 3] };
 
     /// FxHash's steps over the three words.
     #[inline]

@@ -72,18 +72,12 @@ impl Prepared {
                     Some(c) => classify::classify(c, m, t.redaction, min_words),
                     None => classify::Cut {
                         fingerprint: fingerprint(&m.text, min_words),
-                        words: None,
+                        ..classify::Cut::default()
                     },
                 };
                 (cut, listen::matches(t.percolator, m))
             }
-            Item::Reject(_) => (
-                classify::Cut {
-                    fingerprint: 0,
-                    words: None,
-                },
-                Vec::new(),
-            ),
+            Item::Reject(_) => (classify::Cut::default(), Vec::new()),
         };
         Prepared {
             item,

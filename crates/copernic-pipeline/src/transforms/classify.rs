@@ -24,7 +24,7 @@ pub struct Redaction(pub bool);
 
 /// What classifying a message derived from its text besides labels, from the words the
 /// classifier cut: nothing else cuts the text again.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Cut {
     /// The near-duplicate fingerprint of the text as stored ([`neardup::fingerprint`]).
     pub fingerprint: u64,
