@@ -21,9 +21,10 @@ fn msg(source: &str, ext: &str, text: &str, minute: i64) -> Ingested {
 }
 
 fn write(store: &dyn Store, messages: &[Ingested]) -> Vec<WriteOutcome> {
+    let messages: Vec<&Ingested> = messages.iter().collect();
     store
         .write(&WriteBatch {
-            messages,
+            messages: &messages,
             ..WriteBatch::default()
         })
         .expect("write")
@@ -412,7 +413,7 @@ pub fn rejects_are_kept_once_per_position(store: &dyn Store) {
     for _ in 0..2 {
         store
             .write(&WriteBatch {
-                rejects: std::slice::from_ref(&r),
+                rejects: &[&r],
                 ..Default::default()
             })
             .unwrap();
@@ -443,7 +444,7 @@ pub fn waves_group_near_duplicates(store: &dyn Store) {
     members.insert(0, head.clone());
     store
         .write(&WriteBatch {
-            messages: &members,
+            messages: &members.iter().collect::<Vec<_>>(),
             wave_heads: &[head.message.id],
             ..Default::default()
         })

@@ -6,6 +6,7 @@ pub mod conformance;
 pub mod engage;
 mod indexer;
 mod rawlog;
+mod rawstmt;
 pub mod search;
 mod sqlite;
 
@@ -86,11 +87,12 @@ pub enum WriteOutcome {
 }
 
 /// One write: messages and rejects land together, in one transaction, so a crash keeps both or
-/// neither.
+/// neither. The batch borrows them where they are: a bulk import's messages are too large to
+/// move again into an array of their own (each is several hundred bytes).
 #[derive(Debug, Default)]
 pub struct WriteBatch<'a> {
-    pub messages: &'a [Ingested],
-    pub rejects: &'a [Reject],
+    pub messages: &'a [&'a Ingested],
+    pub rejects: &'a [&'a Reject],
     /// Messages that became the head of a near-duplicate wave: their own `wave` is set to their id.
     pub wave_heads: &'a [MessageId],
 }

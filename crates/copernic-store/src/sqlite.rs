@@ -9,6 +9,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 
 use crate::indexer::{IndexDocs, Indexer};
 use crate::rawlog::{RawLog, RawReader};
+use crate::rawstmt::{Bind, RawStatement};
 use crate::{
     search, Correction, DayCount, FeedState, Fingerprint, MessageQuery, RejectQuery, Result, Stats,
     Store, StoreError, StoredMessage, StoredQuery, StoredReject, Wave, WriteBatch, WriteOutcome,
@@ -687,6 +688,10 @@ fn json_into<'b>(buf: &'b mut Vec<u8>, value: &impl serde::Serialize) -> Result<
     std::str::from_utf8(buf).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+fn id_bind(id: &Option<MessageId>) -> Bind<'_> {
+    id.as_ref().map_or(Bind::Null, |i| Bind::Blob(&i.0))
+}
+
 fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
@@ -801,7 +806,8 @@ fn write_rows(
     let mut inserted: Vec<i64> = Vec::new();
     // The thread: the one given, else the parent's, else the parent itself, else the message.
     // A message with no parent (most) skips the parent's look-up and the cursor it opens.
-    let mut insert = tx.prepare_cached(
+    let mut insert = RawStatement::prepare(
+        tx,
         "INSERT INTO messages (id, workspace, source, external_id, channel, direction, \
          author_id, author_handle, author_name, thread_id, in_reply_to, title, text, \
          created_at, received_at, url, lang, tags, fingerprint, wave, raw_offset, raw_len, labels) \
@@ -812,7 +818,7 @@ fn write_rows(
          ON CONFLICT (id) DO NOTHING",
     )?;
     // Reused for every row: one JSON buffer each, not a new string per message.
-    let (mut tags_json, mut labels_json) = (Vec::new(), Vec::new());
+    let (mut tags_json, mut labels_json) = (Vec::new(), String::new());
     for ing in batch.messages {
         let m = &ing.message;
         let tags = if m.tags.is_empty() {
@@ -823,32 +829,34 @@ fn write_rows(
         let labels = if m.labels.is_empty() {
             None
         } else {
-            Some(json_into(&mut labels_json, &m.labels)?)
+            labels_json.clear();
+            m.labels.write_json(&mut labels_json);
+            Some(labels_json.as_str())
         };
-        let changed = insert.execute(params![
-            &m.id.0[..],
-            m.workspace,
-            m.source,
-            m.external_id,
-            m.channel,
-            m.direction.as_str(),
-            m.author.id,
-            m.author.handle,
-            m.author.name,
-            m.thread_id.as_ref().map(|t| &t.0[..]),
-            m.in_reply_to.as_ref().map(|t| &t.0[..]),
-            m.title,
-            m.text,
-            ms(m.created_at),
-            ms(m.received_at),
-            m.url,
-            m.lang,
-            tags,
-            ing.fingerprint as i64,
-            ing.wave.as_ref().map(|w| &w.0[..]),
-            raw_log.next_offset() as i64,
-            m.raw.len() as i64,
-            labels,
+        let changed = insert.execute(&[
+            Bind::Blob(&m.id.0),
+            Bind::Text(&m.workspace),
+            Bind::Text(&m.source),
+            Bind::Text(&m.external_id),
+            Bind::Text(&m.channel),
+            Bind::Text(m.direction.as_str()),
+            m.author.id.as_deref().into(),
+            m.author.handle.as_deref().into(),
+            m.author.name.as_deref().into(),
+            id_bind(&m.thread_id),
+            id_bind(&m.in_reply_to),
+            m.title.as_deref().into(),
+            Bind::Text(&m.text),
+            Bind::Int(ms(m.created_at)),
+            Bind::Int(ms(m.received_at)),
+            m.url.as_deref().into(),
+            m.lang.as_deref().into(),
+            tags.into(),
+            Bind::Int(ing.fingerprint as i64),
+            id_bind(&ing.wave),
+            Bind::Int(raw_log.next_offset() as i64),
+            Bind::Int(m.raw.len() as i64),
+            labels.into(),
         ])?;
         if changed == 1 {
             if !ing.matches.is_empty() {

@@ -20,14 +20,12 @@ const NEARDUP_AHEAD: usize = 8;
 /// An item with its pure, per-message work done (labels, fingerprint, standing queries), ready to
 /// be written. Preparing is done off the writer thread so parsing and hashing overlap with
 /// writing. (Search terms are cut on the index thread: see copernic-store's indexer.)
+/// A message is prepared into the [`Ingested`] the store writes (its wave decided at the write),
+/// so the writer does not move it again.
 #[derive(Debug)]
-pub struct Prepared {
-    pub item: Item,
-    pub fingerprint: u64,
-    /// Standing queries matched.
-    pub matches: Vec<String>,
-    /// The message's search terms, when the classify step made them (see `Ingested::words`).
-    pub words: Option<String>,
+pub enum Prepared {
+    Message(Ingested),
+    Reject(copernic_core::Reject),
 }
 
 /// The owned parts of [`Transforms`], to move into an import's classify thread.
@@ -63,28 +61,28 @@ pub struct Transforms<'a> {
 }
 
 impl Prepared {
-    pub fn new(mut item: Item, t: &Transforms<'_>) -> Prepared {
+    pub fn new(item: Item, t: &Transforms<'_>) -> Prepared {
         let min_words = t.neardup.min_words;
-        let (cut, matches) = match &mut item {
-            Item::Message(m) => {
-                // Before percolation: queries filter on sentiment, intent and topics.
-                let cut = match t.classifier {
-                    Some(c) => classify::classify(c, m, t.redaction, min_words),
-                    None => classify::Cut {
-                        fingerprint: fingerprint(&m.text, min_words),
-                        ..classify::Cut::default()
-                    },
-                };
-                (cut, listen::matches(t.percolator, m))
-            }
-            Item::Reject(_) => (classify::Cut::default(), Vec::new()),
+        let mut message = match item {
+            Item::Message(m) => m,
+            Item::Reject(r) => return Prepared::Reject(r),
         };
-        Prepared {
-            item,
+        // Before percolation: queries filter on sentiment, intent and topics.
+        let cut = match t.classifier {
+            Some(c) => classify::classify(c, &mut message, t.redaction, min_words),
+            None => classify::Cut {
+                fingerprint: fingerprint(&message.text, min_words),
+                ..classify::Cut::default()
+            },
+        };
+        let matches = listen::matches(t.percolator, &message);
+        Prepared::Message(Ingested {
+            message,
             fingerprint: cut.fingerprint,
+            wave: None,
             matches,
             words: cut.words,
-        }
+        })
     }
 }
 
@@ -285,17 +283,21 @@ impl Ingestor {
     /// not joined first: each join moved every item again into a fresh, larger array.
     pub fn write_keeping(
         &self,
-        batches: Vec<Vec<Prepared>>,
+        mut batches: Vec<Vec<Prepared>>,
     ) -> Result<(Vec<ItemOutcome>, Spent), StoreError> {
         let mut neardup = self.lock();
         let count = batches.iter().map(Vec::len).sum();
-        let mut messages = Vec::with_capacity(count);
-        let mut rejects = Vec::new();
         let mut heads = Vec::new();
-        // For each item: Ok(index into messages) or Err(index into rejects).
-        let mut order = Vec::with_capacity(count);
-        let fingerprints: Vec<u64> = batches.iter().flatten().map(|p| p.fingerprint).collect();
-        for (i, p) in batches.into_iter().flatten().enumerate() {
+        // Rejects have no fingerprint; they are not looked ahead for.
+        let fingerprints: Vec<u64> = batches
+            .iter()
+            .flatten()
+            .map(|p| match p {
+                Prepared::Message(m) => m.fingerprint,
+                Prepared::Reject(_) => 0,
+            })
+            .collect();
+        for (i, p) in batches.iter_mut().flatten().enumerate() {
             // The detector's lists fetched ahead: headers first, then where they point.
             if let Some(&f) = fingerprints.get(i + NEARDUP_AHEAD) {
                 neardup.prefetch(f, NEARDUP_AHEAD, false);
@@ -303,20 +305,23 @@ impl Ingestor {
             if let Some(&f) = fingerprints.get(i + NEARDUP_AHEAD / 2) {
                 neardup.prefetch(f, NEARDUP_AHEAD / 2, true);
             }
-            match p.item {
-                Item::Message(message) => {
-                    let a = neardup.assign(message.id, p.fingerprint);
-                    heads.extend(a.new_head);
+            if let Prepared::Message(m) = p {
+                let a = neardup.assign(m.message.id, m.fingerprint);
+                heads.extend(a.new_head);
+                m.wave = a.wave;
+            }
+        }
+        let mut messages = Vec::with_capacity(count);
+        let mut rejects = Vec::new();
+        // For each item: Ok(index into messages) or Err(index into rejects).
+        let mut order = Vec::with_capacity(count);
+        for p in batches.iter().flatten() {
+            match p {
+                Prepared::Message(m) => {
                     order.push(Ok(messages.len()));
-                    messages.push(Ingested {
-                        message,
-                        fingerprint: p.fingerprint,
-                        wave: a.wave,
-                        matches: p.matches,
-                        words: p.words,
-                    });
+                    messages.push(m);
                 }
-                Item::Reject(r) => {
+                Prepared::Reject(r) => {
                     order.push(Err(rejects.len()));
                     rejects.push(r);
                 }
@@ -332,7 +337,7 @@ impl Ingestor {
             .into_iter()
             .map(|o| match o {
                 Ok(i) => {
-                    let m = &messages[i];
+                    let m = messages[i];
                     match written[i] {
                         WriteOutcome::Inserted => ItemOutcome::Accepted {
                             id: m.message.id,
@@ -352,7 +357,7 @@ impl Ingestor {
                 }
             })
             .collect();
-        Ok((outcomes, Spent { messages, rejects }))
+        Ok((outcomes, Spent { batches }))
     }
 }
 
@@ -362,9 +367,7 @@ impl Ingestor {
 /// its lock (a tenth of the writer's time went to `free`). The import sends them back instead.
 pub struct Spent {
     #[allow(dead_code)] // Held only to be dropped where it was allocated.
-    messages: Vec<Ingested>,
-    #[allow(dead_code)]
-    rejects: Vec<copernic_core::Reject>,
+    batches: Vec<Vec<Prepared>>,
 }
 
 #[cfg(test)]
@@ -389,7 +392,7 @@ mod tests {
         };
         store
             .write(&WriteBatch {
-                messages: &[old],
+                messages: &[&old],
                 ..WriteBatch::default()
             })
             .unwrap();

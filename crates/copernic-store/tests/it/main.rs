@@ -69,7 +69,7 @@ fn write(store: &SqliteStore, from: usize, to: usize) -> Vec<copernic_store::Wri
     let messages: Vec<_> = (from..to).map(ingested).collect();
     store
         .write(&copernic_store::WriteBatch {
-            messages: &messages,
+            messages: &messages.iter().collect::<Vec<_>>(),
             ..Default::default()
         })
         .unwrap()
