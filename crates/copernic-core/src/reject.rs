@@ -1,6 +1,7 @@
 //! What a source refused, and where: kept in the dead-letter store with its raw bytes.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -8,8 +9,9 @@ use serde::{Deserialize, Serialize};
 /// say `export.csv: line 12 (byte 3456), field author`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Position {
-    /// The file, URL or endpoint the record came from.
-    pub input: String,
+    /// The file, URL or endpoint the record came from. Shared: every record of an input has a
+    /// position, most never used (only a refusal shows it).
+    pub input: Arc<str>,
     /// 1-based line where the record starts, for line-oriented inputs.
     pub line: Option<u64>,
     /// Byte offset of the record's start in the input.
@@ -21,7 +23,7 @@ pub struct Position {
 impl Position {
     pub fn new(input: &str) -> Position {
         Position {
-            input: input.to_string(),
+            input: input.into(),
             ..Position::default()
         }
     }

@@ -23,6 +23,9 @@ const NEARDUP_AHEAD: usize = 8;
 /// A message is prepared into the [`Ingested`] the store writes (its wave decided at the write),
 /// so the writer does not move it again.
 #[derive(Debug)]
+// Rejects are rare and messages are most items: boxing the message would cost an allocation per
+// message to save bytes on the few rejects.
+#[allow(clippy::large_enum_variant)]
 pub enum Prepared {
     Message(Ingested),
     Reject(copernic_core::Reject),

@@ -77,7 +77,7 @@ pub fn read(
     emit: &mut dyn FnMut(Item),
 ) -> Result<(), SourceError> {
     let io = |source| SourceError::Io {
-        input: ctx.input.clone(),
+        input: ctx.input.to_string(),
         source,
     };
     // `copernic import` decodes wide files before any source; a CSV handed over otherwise is
@@ -97,7 +97,7 @@ fn read_utf8(
     emit: &mut dyn FnMut(Item),
 ) -> Result<(), SourceError> {
     let io = |source| SourceError::Io {
-        input: ctx.input.clone(),
+        input: ctx.input.to_string(),
         source,
     };
     let head = input.fill_buf().map_err(io)?;
@@ -136,7 +136,7 @@ fn read_utf8(
     let at = first_rows.iter().position(|r| !is_blank(r));
     let Some(at) = at else {
         return Err(SourceError::Format {
-            input: ctx.input.clone(),
+            input: ctx.input.to_string(),
             reason: "no rows; a CSV file needs a header row naming its columns".into(),
         });
     };
@@ -260,11 +260,11 @@ fn strip_cr(record: &mut csv::ByteRecord) {
 fn csv_error(e: csv::Error, ctx: &Context) -> SourceError {
     match e.into_kind() {
         csv::ErrorKind::Io(source) => SourceError::Io {
-            input: ctx.input.clone(),
+            input: ctx.input.to_string(),
             source,
         },
         other => SourceError::Format {
-            input: ctx.input.clone(),
+            input: ctx.input.to_string(),
             reason: format!("{other:?}"),
         },
     }

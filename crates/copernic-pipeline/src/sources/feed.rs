@@ -39,7 +39,7 @@ pub fn parse(doc: &[u8], ctx: &Context, emit: &mut dyn FnMut(Item)) -> Result<()
     let root = find_root(&mut cur, ctx)?;
     let Some(dialect) = Dialect::of_root(&root) else {
         return Err(SourceError::Format {
-            input: ctx.input.clone(),
+            input: ctx.input.to_string(),
             reason: format!(
                 "{}: this is XML but not an RSS or Atom feed",
                 if matches!(root.local.as_str(), "rss" | "RDF" | "feed") {
@@ -240,7 +240,7 @@ fn next_state(headers: &HeaderMap, previous: Option<&FeedState>, not_modified: b
 async fn read_body(mut response: reqwest::Response, ctx: &Context) -> Result<Vec<u8>, SourceError> {
     let limit = ctx.limits.max_document_bytes;
     let too_large = || SourceError::TooLarge {
-        input: ctx.input.clone(),
+        input: ctx.input.to_string(),
         limit,
     };
     if response.content_length().is_some_and(|n| n > limit as u64) {
@@ -251,7 +251,7 @@ async fn read_body(mut response: reqwest::Response, ctx: &Context) -> Result<Vec
         .chunk()
         .await
         .map_err(|source| SourceError::Fetch {
-            url: ctx.input.clone(),
+            url: ctx.input.to_string(),
             source,
         })?
     {
@@ -504,7 +504,7 @@ fn lossy(bytes: &[u8]) -> String {
 /// it can be a feed item).
 fn find_root(cur: &mut Cursor, ctx: &Context) -> Result<Tag, SourceError> {
     let format = |reason: String| SourceError::Format {
-        input: ctx.input.clone(),
+        input: ctx.input.to_string(),
         reason,
     };
     loop {

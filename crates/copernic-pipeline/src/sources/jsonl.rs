@@ -20,7 +20,7 @@ pub fn read(
     let mut lines = LineReader::new(input, limit);
     let mut first = true;
     while let Some(line) = lines.next_line().map_err(|source| SourceError::Io {
-        input: ctx.input.clone(),
+        input: ctx.input.to_string(),
         source,
     })? {
         let pos = ctx.at().line(line.number).byte(line.offset);

@@ -31,7 +31,7 @@ pub fn read(
     // put it: an unescaped "From time to time" inside a body does not split the e-mail.
     let mut after_blank = true;
     while let Some(line) = lines.next_line().map_err(|source| SourceError::Io {
-        input: ctx.input.clone(),
+        input: ctx.input.to_string(),
         source,
     })? {
         let mut bytes = line.bytes;

@@ -17,6 +17,7 @@ pub mod wide;
 
 use std::io::{BufRead, Read};
 use std::path::Path;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use copernic_core::{Message, Position, Reject};
@@ -60,8 +61,9 @@ impl Default for Limits {
 pub struct Context {
     /// The source name: part of every message id, so a replay under the same name deduplicates.
     pub source: String,
-    /// The input's name as the user knows it (file path, URL).
-    pub input: String,
+    /// The input's name as the user knows it (file path, URL); shared by every record's
+    /// [`Position`].
+    pub input: Arc<str>,
     /// The workspace the records belong to.
     pub workspace: String,
     /// When the input was received; also the created time of records that carry none.
@@ -73,7 +75,7 @@ impl Context {
     pub fn new(source: &str, input: &str) -> Context {
         Context {
             source: source.to_string(),
-            input: input.to_string(),
+            input: input.into(),
             workspace: copernic_core::DEFAULT_WORKSPACE.to_string(),
             received_at: Utc::now(),
             limits: Limits::default(),
@@ -82,7 +84,10 @@ impl Context {
 
     /// A position in this context's input.
     pub fn at(&self) -> Position {
-        Position::new(&self.input)
+        Position {
+            input: self.input.clone(),
+            ..Position::default()
+        }
     }
 
     /// A reject from this context's source.
@@ -352,7 +357,7 @@ pub fn read(
         Format::Rss | Format::Atom => feed::read(input, ctx, emit),
         Format::Mastodon => mastodon::read(input, ctx, emit),
         Format::Auto => Err(SourceError::Format {
-            input: ctx.input.clone(),
+            input: ctx.input.to_string(),
             reason: "format not decided; call Format::detect first".into(),
         }),
     }
@@ -366,12 +371,12 @@ pub fn read_document(input: &mut dyn BufRead, ctx: &Context) -> Result<Vec<u8>, 
         .take(limit as u64 + 1)
         .read_to_end(&mut buf)
         .map_err(|source| SourceError::Io {
-            input: ctx.input.clone(),
+            input: ctx.input.to_string(),
             source,
         })?;
     if buf.len() > limit {
         return Err(SourceError::TooLarge {
-            input: ctx.input.clone(),
+            input: ctx.input.to_string(),
             limit,
         });
     }
