@@ -688,6 +688,7 @@ fn json_into<'b>(buf: &'b mut Vec<u8>, value: &impl serde::Serialize) -> Result<
     std::str::from_utf8(buf).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+/// An optional message id as a bind: its 16 bytes, or NULL.
 fn id_bind(id: &Option<MessageId>) -> Bind<'_> {
     id.as_ref().map_or(Bind::Null, |i| Bind::Blob(&i.0))
 }
@@ -806,6 +807,8 @@ fn write_rows(
     let mut inserted: Vec<i64> = Vec::new();
     // The thread: the one given, else the parent's, else the parent itself, else the message.
     // A message with no parent (most) skips the parent's look-up and the cursor it opens.
+    // Prepared for each write (tens of microseconds, against a commit's milliseconds): the raw
+    // statement is not kept in rusqlite's statement cache.
     let mut insert = RawStatement::prepare(
         tx,
         "INSERT INTO messages (id, workspace, source, external_id, channel, direction, \

@@ -19,9 +19,8 @@ const NEARDUP_AHEAD: usize = 8;
 
 /// An item with its pure, per-message work done (labels, fingerprint, standing queries), ready to
 /// be written. Preparing is done off the writer thread so parsing and hashing overlap with
-/// writing. (Search terms are cut on the index thread: see copernic-store's indexer.)
-/// A message is prepared into the [`Ingested`] the store writes (its wave decided at the write),
-/// so the writer does not move it again.
+/// writing. A message is prepared into the [`Ingested`] the store writes (its wave decided at
+/// the write), so the writer does not move it again.
 #[derive(Debug)]
 // Rejects are rare and messages are most items: boxing the message would cost an allocation per
 // message to save bytes on the few rejects.
