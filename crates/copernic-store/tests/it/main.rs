@@ -237,3 +237,28 @@ fn an_interrupted_first_load_is_thrown_away_when_the_folder_is_opened() {
     assert_eq!(store.stats(None).unwrap().messages, 3);
     assert!(store.integrity_check().unwrap().is_empty());
 }
+
+/// SQLite is built as `.cargo/config.toml` says: no process-wide malloc statistics (one mutex
+/// for every allocation) and no process-wide page cache (one mutex for every page fetch, and
+/// the writer and the index thread evicting each other's pages). A build without those flags
+/// (a config file lost, a crate that builds its own SQLite) would be slower, not wrong: this
+/// says why.
+#[test]
+fn sqlite_is_built_without_process_wide_locks() {
+    let c = rusqlite::Connection::open_in_memory().unwrap();
+    let options: Vec<String> = c
+        .prepare("SELECT compile_options FROM pragma_compile_options")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+        "SQLite keeps malloc statistics: {options:?}"
+    );
+    assert!(
+        !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+        "SQLite shares one page cache between connections: {options:?}"
+    );
+}
